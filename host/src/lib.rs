@@ -1,0 +1,15 @@
+//! Inlet: the native host. Runs the plugin runtime (sandboxed WebAssembly channel plugins),
+//! webhook ingress and the admin API.
+//!
+//! Module layering (arrows point down only):
+//! `api` → `runtime` → (`model`, `store`). `runtime` knows nothing about cases; generated WIT
+//! bindings never leave `runtime`.
+
+pub mod model;
+pub mod runtime;
+pub mod store;
+
+/// Plugins compiled into the binary by `build.rs`.
+pub mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}

@@ -1,0 +1,316 @@
+//! A configured channel: one plugin (whatever version is current) plus this channel's
+//! configuration, egress grants and warm instances.
+//!
+//! Invariants:
+//! - A warm instance belongs to exactly one channel (its config and state never serve
+//!   another channel or tenant) and to exactly one plugin version.
+//! - Every call re-arms the CPU budget and the epoch deadline; a call that exceeds either
+//!   limit traps, and a trapped instance is dropped, never reused.
+//! - A call reads the current plugin version once at its start and finishes on it, so a hot
+//!   swap never interrupts a call in flight; instances of an old version are dropped when
+//!   next checked out.
+//! - Calls run on tokio's blocking pool: CPU-bound WebAssembly never starves the reactor.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use wasmtime::Store;
+
+use super::bindings::{guest, wit, Plugin};
+use super::plugin::{new_store, ticks, LoadedPlugin};
+use super::registry::PluginSlot;
+use super::state::{ChannelContext, HostServices, PluginState};
+use super::Engine;
+use crate::model as m;
+
+/// A plugin call that did not succeed. Always names the plugin, its version and the channel.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin}@{version} on channel {channel}: {kind}")]
+pub struct CallError {
+    pub plugin: String,
+    pub version: String,
+    pub channel: String,
+    pub kind: CallErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallErrorKind {
+    /// The plugin answered with a structured error.
+    #[error("{0}")]
+    Channel(m::ChannelError),
+    #[error("CPU deadline of {0:?} exceeded; the call was stopped")]
+    Deadline(Duration),
+    #[error("memory limit of {0} MiB exceeded; the call was stopped")]
+    Memory(u64),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("cannot instantiate: {0}")]
+    Instantiate(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CallError {
+    /// The plugin's structured error, if that is what this is.
+    pub fn channel_error(&self) -> Option<&m::ChannelError> {
+        match &self.kind {
+            CallErrorKind::Channel(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+struct Warm {
+    plugin: Arc<LoadedPlugin>,
+    store: Store<PluginState>,
+    bindings: Plugin,
+    calls: u32,
+}
+
+/// Counters for `plugin list` and the admin API.
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct ChannelStats {
+    pub calls: u64,
+    pub errors: u64,
+    pub traps: u64,
+    pub instantiations: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    errors: AtomicU64,
+    traps: AtomicU64,
+    instantiations: AtomicU64,
+}
+
+pub struct ChannelHandle {
+    pub id: String,
+    slot: Arc<PluginSlot>,
+    pub(super) ctx: Arc<ChannelContext>,
+    engine: Arc<Engine>,
+    services: Arc<HostServices>,
+    pool: Mutex<Vec<Warm>>,
+    counters: Counters,
+}
+
+type GuestResult<W> = wasmtime::Result<Result<W, wit::ChannelError>>;
+
+impl ChannelHandle {
+    pub(super) fn new(
+        id: String,
+        slot: Arc<PluginSlot>,
+        ctx: Arc<ChannelContext>,
+        engine: Arc<Engine>,
+        services: Arc<HostServices>,
+    ) -> Self {
+        Self {
+            id,
+            slot,
+            ctx,
+            engine,
+            services,
+            pool: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The plugin version serving new calls.
+    pub fn plugin(&self) -> Arc<LoadedPlugin> {
+        self.slot.current()
+    }
+
+    pub fn plugin_id(&self) -> String {
+        self.slot.current().manifest.id.clone()
+    }
+
+    /// The channel's effective configuration value (including `inlet.*` keys).
+    pub fn config_value(&self, key: &str) -> Option<&str> {
+        self.ctx.config.get(key).map(String::as_str)
+    }
+
+    pub fn stats(&self) -> ChannelStats {
+        let c = &self.counters;
+        ChannelStats {
+            calls: c.calls.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            traps: c.traps.load(Ordering::Relaxed),
+            instantiations: c.instantiations.load(Ordering::Relaxed),
+        }
+    }
+
+    pub async fn receive(
+        self: &Arc<Self>,
+        request: m::HttpRequest,
+    ) -> Result<m::Received, CallError> {
+        let request: wit::HttpRequest = request.into();
+        self.call(move |g, s| g.call_receive(s, &request)).await
+    }
+
+    pub async fn send(self: &Arc<Self>, message: m::OutboundMessage) -> Result<m::Sent, CallError> {
+        let message: wit::OutboundMessage = message.into();
+        self.call(move |g, s| g.call_send(s, &message)).await
+    }
+
+    pub async fn poll(self: &Arc<Self>, cursor: Option<String>) -> Result<m::Polled, CallError> {
+        self.call(move |g, s| g.call_poll(s, cursor.as_deref()))
+            .await
+    }
+
+    pub async fn act(self: &Arc<Self>, request: m::ModerationRequest) -> Result<(), CallError> {
+        let request: wit::ModerationRequest = request.into();
+        self.call(move |g, s| g.call_act(s, &request)).await
+    }
+
+    pub async fn health(self: &Arc<Self>) -> Result<(), CallError> {
+        self.call(move |g, s| g.call_health(s)).await
+    }
+
+    /// Run `f` on a warm (or new) instance of the current version, on the blocking pool.
+    async fn call<W, R, F>(self: &Arc<Self>, f: F) -> Result<R, CallError>
+    where
+        W: Into<R> + Send + 'static,
+        R: Send + 'static,
+        F: FnOnce(&guest::Guest, &mut Store<PluginState>) -> GuestResult<W> + Send + 'static,
+    {
+        let this = self.clone();
+        let plugin = self.slot.current();
+        let labels = plugin.labels(&self.id);
+        tokio::task::spawn_blocking(move || this.call_blocking(plugin, f))
+            .await
+            .unwrap_or_else(|e| {
+                Err(CallError {
+                    plugin: labels.plugin,
+                    version: labels.version,
+                    channel: labels.channel,
+                    kind: CallErrorKind::Internal(format!("plugin call task failed: {e}")),
+                })
+            })
+    }
+
+    /// The synchronous core of every call (public for benchmarks on a dedicated thread).
+    fn call_blocking<W, R, F>(&self, plugin: Arc<LoadedPlugin>, f: F) -> Result<R, CallError>
+    where
+        W: Into<R>,
+        F: FnOnce(&guest::Guest, &mut Store<PluginState>) -> GuestResult<W>,
+    {
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let error = |kind| CallError {
+            plugin: plugin.manifest.id.clone(),
+            version: plugin.manifest.version.clone(),
+            channel: self.id.clone(),
+            kind,
+        };
+        let mut warm = self
+            .checkout(&plugin)
+            .map_err(|e| error(CallErrorKind::Instantiate(e)))?;
+        let limits = &self.services.limits;
+        let cpu = Duration::from_millis(limits.cpu_ms);
+        {
+            let state = warm.store.data_mut();
+            state.budget = super::sandbox::Budget::new(cpu);
+        }
+        warm.store.set_epoch_deadline(ticks(cpu));
+        let result = f(warm.bindings.inlet_channel_channel(), &mut warm.store);
+        let stderr_tail = warm.store.data_mut().drain_stderr();
+        warm.calls += 1;
+        match result {
+            Ok(Ok(value)) => {
+                self.checkin(warm);
+                Ok(value.into())
+            }
+            Ok(Err(channel_error)) => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.checkin(warm);
+                Err(error(CallErrorKind::Channel(channel_error.into())))
+            }
+            Err(trap) => {
+                self.counters.traps.fetch_add(1, Ordering::Relaxed);
+                let state = warm.store.data();
+                let kind = if state.budget.exceeded {
+                    CallErrorKind::Deadline(cpu)
+                } else if state.limiter.memory_exceeded {
+                    CallErrorKind::Memory(limits.memory_mb)
+                } else {
+                    let mut msg = format!("{trap:#}");
+                    if let Some(tail) = stderr_tail {
+                        msg.push_str(&format!(" (stderr: {tail})"));
+                    }
+                    CallErrorKind::Trap(msg)
+                };
+                let err = error(kind);
+                tracing::warn!(plugin = %err.plugin, version = %err.version, channel = %err.channel, "plugin call stopped: {}", err.kind);
+                // `warm` is dropped here: a trapped instance is never reused.
+                Err(err)
+            }
+        }
+    }
+
+    fn checkout(&self, plugin: &Arc<LoadedPlugin>) -> Result<Warm, String> {
+        if self.services.limits.instance_reuse {
+            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+            // Instances of a version that was swapped out are dropped.
+            pool.retain(|w| Arc::ptr_eq(&w.plugin, plugin));
+            if let Some(warm) = pool.pop() {
+                return Ok(warm);
+            }
+        }
+        self.counters.instantiations.fetch_add(1, Ordering::Relaxed);
+        let state = PluginState::new(
+            self.ctx.clone(),
+            plugin.labels(&self.id),
+            self.services.clone(),
+        );
+        let mut store = new_store(&self.engine, state);
+        let bindings = plugin
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(Warm {
+            plugin: plugin.clone(),
+            store,
+            bindings,
+            calls: 0,
+        })
+    }
+
+    fn checkin(&self, warm: Warm) {
+        let limits = &self.services.limits;
+        if !limits.instance_reuse || warm.calls >= limits.recycle_after {
+            return;
+        }
+        if !Arc::ptr_eq(&warm.plugin, &self.slot.current()) {
+            return;
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < limits.pool_size {
+            pool.push(warm);
+        }
+    }
+
+    /// Call `describe` and `health` on a fresh instance of `candidate` with this channel's
+    /// configuration: the gate a new version passes before it takes traffic.
+    pub(super) fn health_check(&self, candidate: &Arc<LoadedPlugin>) -> Result<(), String> {
+        let state = PluginState::new(
+            self.ctx.clone(),
+            candidate.labels(&self.id),
+            self.services.clone(),
+        );
+        let mut store = new_store(&self.engine, state);
+        let cpu = Duration::from_millis(self.services.limits.cpu_ms);
+        store.set_epoch_deadline(ticks(cpu));
+        let bindings = candidate
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("cannot instantiate: {e:#}"))?;
+        let result = bindings.inlet_channel_channel().call_health(&mut store);
+        store.data_mut().drain_stderr();
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(m::ChannelError::from(e).to_string()),
+            Err(trap) => Err(format!("trapped: {trap:#}")),
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The plugin registry and hot swap.
+//!
+//! A [`PluginSlot`] holds the current version of one plugin behind an `ArcSwap`. Installing a
+//! version of a plugin that is already loaded is a hot swap:
+//!
+//! 1. check, compile and link the new bytes on the blocking pool (off the hot path);
+//! 2. health-check it (`describe` + `health`) against **every** channel that uses the plugin,
+//!    with that channel's configuration;
+//! 3. only then store it in the slot atomically. Calls in flight hold their own `Arc` and
+//!    finish on the old version; new calls take the new one.
+//!
+//! If any step fails the slot is untouched and the old version keeps serving.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+
+use super::channel::ChannelHandle;
+use super::plugin::{LoadError, LoadedPlugin, PluginInfo, PluginSource};
+use super::sandbox::EgressPolicy;
+use super::state::ChannelContext;
+use super::Runtime;
+
+pub struct PluginSlot {
+    current: ArcSwap<LoadedPlugin>,
+}
+
+impl PluginSlot {
+    pub fn current(&self) -> Arc<LoadedPlugin> {
+        self.current.load_full()
+    }
+}
+
+/// How an install went.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallReport {
+    pub id: String,
+    pub version: String,
+    /// The version it replaced, for a hot swap.
+    pub replaced: Option<String>,
+    pub channels_checked: Vec<String>,
+    pub compile_ms: f64,
+    pub health_ms: f64,
+    /// Time to publish the new version once it was ready.
+    pub swap_us: f64,
+    pub unchanged: bool,
+}
+
+/// A channel as the operator configures it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSpec {
+    pub id: String,
+    pub plugin: String,
+    #[serde(default)]
+    pub config: HashMap<String, String>,
+    /// Operator grants, `scheme://host:port`.
+    #[serde(default)]
+    pub egress: Vec<String>,
+    /// The URL providers call for this channel; defaults to `{public_base_url}/webhooks/{id}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+/// A channel configuration the plugin cannot accept. Nothing is changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelConfigError {
+    #[error("channel id `{0}` must be 1-64 characters of a-z, 0-9, `-` or `_`")]
+    BadId(String),
+    #[error("channel `{0}` already exists")]
+    Exists(String),
+    #[error("plugin `{0}` is not installed")]
+    UnknownPlugin(String),
+    #[error("channel `{channel}`: {reason}")]
+    Invalid { channel: String, reason: String },
+}
+
+impl Runtime {
+    /// Install a plugin version, or hot-swap it in if the plugin is loaded already.
+    pub async fn install(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        source: PluginSource,
+    ) -> Result<InstallReport, LoadError> {
+        let _one_at_a_time = self.swap_lock.lock().await;
+        let this = self.clone();
+        let started = Instant::now();
+        let candidate = tokio::task::spawn_blocking(move || this.prepare(&bytes, source))
+            .await
+            .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??;
+        let compile_ms = ms(started.elapsed());
+        let candidate = Arc::new(candidate);
+        let id = candidate.manifest.id.clone();
+        let existing = self.slot(&id);
+        if let Some(slot) = &existing {
+            if slot.current().hash == candidate.hash {
+                return Ok(self.report(&candidate, None, Vec::new(), compile_ms, 0.0, 0.0, true));
+            }
+        }
+        // Health-check against every channel that will run it.
+        let health_started = Instant::now();
+        let users: Vec<Arc<ChannelHandle>> = self
+            .channels()
+            .into_iter()
+            .filter(|c| c.plugin_id() == id)
+            .collect();
+        for channel in &users {
+            let check = {
+                let channel = channel.clone();
+                let candidate = candidate.clone();
+                tokio::task::spawn_blocking(move || {
+                    check_config(&candidate.manifest, &channel.ctx.config)
+                        .and_then(|_| channel.health_check(&candidate))
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("health task failed: {e}")))
+            };
+            if let Err(reason) = check {
+                tracing::warn!(plugin = %id, version = %candidate.manifest.version, channel = %channel.id, "refusing new plugin version: {reason}");
+                return Err(LoadError::Health {
+                    channel: channel.id.clone(),
+                    reason,
+                });
+            }
+        }
+        let health_ms = ms(health_started.elapsed());
+        let swap_started = Instant::now();
+        let replaced = match existing {
+            Some(slot) => {
+                let old = slot.current.swap(candidate.clone());
+                Some(old.manifest.version.clone())
+            }
+            None => {
+                let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
+                plugins.insert(
+                    id.clone(),
+                    Arc::new(PluginSlot {
+                        current: ArcSwap::new(candidate.clone()),
+                    }),
+                );
+                None
+            }
+        };
+        let swap_us = swap_started.elapsed().as_secs_f64() * 1e6;
+        let checked = users.iter().map(|c| c.id.clone()).collect();
+        let report = self.report(
+            &candidate, replaced, checked, compile_ms, health_ms, swap_us, false,
+        );
+        tracing::info!(plugin = %report.id, version = %report.version, replaced = ?report.replaced, compile_ms, health_ms, swap_us, "plugin installed");
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        p: &LoadedPlugin,
+        replaced: Option<String>,
+        channels_checked: Vec<String>,
+        compile_ms: f64,
+        health_ms: f64,
+        swap_us: f64,
+        unchanged: bool,
+    ) -> InstallReport {
+        InstallReport {
+            id: p.manifest.id.clone(),
+            version: p.manifest.version.clone(),
+            replaced,
+            channels_checked,
+            compile_ms,
+            health_ms,
+            swap_us,
+            unchanged,
+        }
+    }
+
+    /// Check, compile, link and describe without installing (`plugin inspect`). Blocking.
+    pub fn prepare(&self, bytes: &[u8], source: PluginSource) -> Result<LoadedPlugin, LoadError> {
+        LoadedPlugin::load(&self.engine, &self.linker, &self.services, bytes, source)
+    }
+
+    fn slot(&self, id: &str) -> Option<Arc<PluginSlot>> {
+        let plugins = self.plugins.read().unwrap_or_else(|p| p.into_inner());
+        plugins.get(id).cloned()
+    }
+
+    /// The current version of every installed plugin.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        let plugins = self.plugins.read().unwrap_or_else(|p| p.into_inner());
+        plugins.values().map(|s| s.current().info()).collect()
+    }
+
+    pub fn plugin(&self, id: &str) -> Option<PluginInfo> {
+        self.slot(id).map(|s| s.current().info())
+    }
+
+    /// Create a channel, validating its configuration against the plugin's manifest.
+    pub async fn add_channel(
+        self: &Arc<Self>,
+        spec: ChannelSpec,
+        public_base_url: &str,
+    ) -> Result<Arc<ChannelHandle>, ChannelConfigError> {
+        let id_ok = !spec.id.is_empty()
+            && spec.id.len() <= 64
+            && spec
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !id_ok {
+            return Err(ChannelConfigError::BadId(spec.id));
+        }
+        if self.channel(&spec.id).is_some() {
+            return Err(ChannelConfigError::Exists(spec.id));
+        }
+        let slot = self
+            .slot(&spec.plugin)
+            .ok_or_else(|| ChannelConfigError::UnknownPlugin(spec.plugin.clone()))?;
+        let plugin = slot.current();
+        let invalid = |reason: String| ChannelConfigError::Invalid {
+            channel: spec.id.clone(),
+            reason,
+        };
+        let declared: Vec<&str> = plugin
+            .manifest
+            .config
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect();
+        for key in spec.config.keys() {
+            if !declared.contains(&key.as_str()) {
+                return Err(invalid(format!(
+                    "unknown config key `{key}`; plugin `{}` declares: {}",
+                    plugin.manifest.id,
+                    declared.join(", ")
+                )));
+            }
+        }
+        let mut config: HashMap<String, String> = plugin
+            .manifest
+            .config
+            .iter()
+            .filter_map(|k| Some((k.name.clone(), k.default_value.clone()?)))
+            .collect();
+        config.extend(spec.config.clone());
+        check_config(&plugin.manifest, &config).map_err(invalid)?;
+        let public_url = spec.public_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/webhooks/{}",
+                public_base_url.trim_end_matches('/'),
+                spec.id
+            )
+        });
+        config.insert("inlet.public_url".into(), public_url);
+        config.insert("inlet.channel_id".into(), spec.id.clone());
+        let egress =
+            EgressPolicy::new(&plugin.manifest.egress, &config, &spec.egress).map_err(invalid)?;
+        if !egress.missing_grants().is_empty() {
+            let missing: Vec<String> = egress
+                .missing_grants()
+                .iter()
+                .map(|o| o.to_string())
+                .collect();
+            tracing::warn!(channel = %spec.id, plugin = %plugin.manifest.id, "plugin declares egress the operator has not granted: {}", missing.join(", "));
+        }
+        let ctx = Arc::new(ChannelContext {
+            channel_id: spec.id.clone(),
+            config,
+            egress,
+            kv: self.kv.clone(),
+        });
+        let handle = Arc::new(ChannelHandle::new(
+            spec.id.clone(),
+            slot,
+            ctx,
+            self.engine.clone(),
+            self.services.clone(),
+        ));
+        handle
+            .health()
+            .await
+            .map_err(|e| invalid(format!("health check failed: {e}")))?;
+        let mut channels = self.channels.write().unwrap_or_else(|p| p.into_inner());
+        if channels.contains_key(&spec.id) {
+            return Err(ChannelConfigError::Exists(spec.id));
+        }
+        channels.insert(spec.id.clone(), handle.clone());
+        Ok(handle)
+    }
+
+    pub fn remove_channel(&self, id: &str) -> bool {
+        let mut channels = self.channels.write().unwrap_or_else(|p| p.into_inner());
+        channels.remove(id).is_some()
+    }
+
+    pub fn channel(&self, id: &str) -> Option<Arc<ChannelHandle>> {
+        let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
+        channels.get(id).cloned()
+    }
+
+    pub fn channels(&self) -> Vec<Arc<ChannelHandle>> {
+        let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
+        channels.values().cloned().collect()
+    }
+}
+
+/// Every required key without a default has a non-empty value.
+fn check_config(
+    manifest: &crate::model::Manifest,
+    config: &HashMap<String, String>,
+) -> Result<(), String> {
+    let missing: Vec<&str> = manifest
+        .config
+        .iter()
+        .filter(|k| k.required && config.get(&k.name).is_none_or(|v| v.is_empty()))
+        .map(|k| k.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "missing required config for plugin `{}`: {}",
+            manifest.id,
+            missing.join(", ")
+        ))
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub(super) type PluginMap = RwLock<BTreeMap<String, Arc<PluginSlot>>>;
+pub(super) type ChannelMap = RwLock<BTreeMap<String, Arc<ChannelHandle>>>;
