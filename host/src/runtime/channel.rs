@@ -234,7 +234,13 @@ impl ChannelHandle {
                 } else if state.limiter.memory_exceeded {
                     CallErrorKind::Memory(limits.memory_mb)
                 } else {
-                    let mut msg = format!("{trap:#}");
+                    // The trap code ("wasm `unreachable` instruction executed") without the
+                    // wasm backtrace, which goes to the debug log instead.
+                    tracing::debug!(channel = %self.id, "trap detail: {trap:?}");
+                    let mut msg = match trap.downcast_ref::<wasmtime::Trap>() {
+                        Some(code) => code.to_string(),
+                        None => format!("{trap}"),
+                    };
                     if let Some(tail) = stderr_tail {
                         msg.push_str(&format!(" (stderr: {tail})"));
                     }

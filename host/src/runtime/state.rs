@@ -82,7 +82,7 @@ impl PluginState {
     }
 
     /// Forward what the guest wrote to stderr since the last call into `tracing`, and return
-    /// the last line (a panic message, usually) for error reports.
+    /// it (a panic message, usually; at most 1 KiB) for error reports.
     pub fn drain_stderr(&mut self) -> Option<String> {
         let contents = self.stderr.contents();
         if contents.len() <= self.stderr_seen {
@@ -91,13 +91,13 @@ impl PluginState {
         let new = String::from_utf8_lossy(&contents[self.stderr_seen..]).into_owned();
         self.stderr_seen = contents.len();
         let l = &self.labels;
-        let mut last = None;
+        let mut lines = Vec::new();
         for line in new.lines().filter(|l| !l.trim().is_empty()) {
             let line = truncate(line, LOG_LINE_MAX);
             tracing::warn!(target: "inlet::plugin", plugin = %l.plugin, version = %l.version, channel = %l.channel, stream = "stderr", "{line}");
-            last = Some(line.to_string());
+            lines.push(line);
         }
-        last
+        Some(truncate(&lines.join(" | "), 1024).to_string())
     }
 }
 
