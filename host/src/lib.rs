@@ -2,9 +2,13 @@
 //! webhook ingress and the admin API.
 //!
 //! Module layering (arrows point down only):
-//! `api` → `runtime` → (`model`, `store`). `runtime` knows nothing about cases; generated WIT
-//! bindings never leave `runtime`.
+//! `api` → (`app`, `events`, `runtime`) → (`model`, `store`). `runtime` knows nothing about
+//! cases; generated WIT bindings never leave `runtime`.
 
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod events;
 pub mod model;
 pub mod runtime;
 pub mod store;

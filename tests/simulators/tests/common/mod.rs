@@ -54,7 +54,11 @@ impl Receiver {
                         let log = log.clone();
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
                             if let Ok(mut log) = log.lock() {
                                 log.push(Received {
                                     method: parts.method.to_string(),
