@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::errors::{json_response, ApiError, Body};
+use super::errors::{json_response, ApiError, Body, Direction};
 use super::{method_not_allowed, read_body};
 use crate::app::App;
 use crate::model::{Choice, Content, OutboundMessage};
@@ -87,7 +87,7 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, rest: &[String]) -> 
             let send: SendRequest = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("invalid message JSON: {e}")))?;
             let message = send.into_outbound();
-            let sent = channel.send(message).await.map_err(|e| ApiError::from_call(&e))?;
+            let sent = channel.send(message).await.map_err(|e| ApiError::from_call(&e, Direction::Outbound))?;
             Ok(json_response(StatusCode::OK, &sent))
         }
         (["events"], &Method::GET) => {

@@ -10,6 +10,15 @@ use crate::runtime::{CallError, CallErrorKind};
 
 pub type Body = Full<Bytes>;
 
+/// Which way the failed plugin call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A provider called us (webhook).
+    Inbound,
+    /// We called the provider (send, act).
+    Outbound,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -58,13 +67,18 @@ impl ApiError {
 
     /// Map a plugin call failure onto HTTP: the plugin's structured error picks the status;
     /// a stopped plugin (deadline, memory, trap) is a 500 that names plugin, version, channel.
-    pub fn from_call(err: &CallError) -> Self {
+    /// On outbound calls an `unauthorized` means the *provider* refused our credentials, which
+    /// is a 502 for the API caller, not a 401 about their own token.
+    pub fn from_call(err: &CallError, direction: Direction) -> Self {
         let details = json!({"plugin": err.plugin, "version": err.version, "channel": err.channel});
         let mut api = match &err.kind {
             CallErrorKind::Channel(ce) => {
                 let (status, code) = match ce {
                     ChannelError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
-                    ChannelError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized"),
+                    ChannelError::Unauthorized { .. } => match direction {
+                        Direction::Inbound => (StatusCode::UNAUTHORIZED, "unauthorized"),
+                        Direction::Outbound => (StatusCode::BAD_GATEWAY, "provider_unauthorized"),
+                    },
                     ChannelError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
                     ChannelError::Transient { .. } => (StatusCode::SERVICE_UNAVAILABLE, "transient"),
                     ChannelError::Permanent { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "permanent"),

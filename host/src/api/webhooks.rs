@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::errors::{ApiError, Body};
+use super::errors::{ApiError, Body, Direction};
 use super::{bytes_response, read_body};
 use crate::app::App;
 use crate::model::HttpRequest;
@@ -42,7 +42,7 @@ pub async fn handle(app: &Arc<App>, channel_id: &str, req: Request<Incoming>) ->
     };
     let received = channel.receive(request).await.map_err(|e| {
         tracing::info!(channel = %channel_id, "webhook rejected: {e}");
-        ApiError::from_call(&e)
+        ApiError::from_call(&e, Direction::Inbound)
     })?;
     let count = received.events.len();
     let new = app.sink.record(channel_id, received.events).map_err(|e| {
