@@ -23,7 +23,6 @@ fn main() {
     for dir in ["wit", "sdk", "plugins", "tests/fixtures", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    println!("cargo:rerun-if-env-changed=INLET_SKIP_PLUGIN_BUILD");
     let out_dir = PathBuf::from(env("OUT_DIR"));
     let fixtures = out_dir.join("fixtures");
     std::fs::create_dir_all(&fixtures).expect("create fixture dir");

@@ -82,7 +82,15 @@ pub async fn start(config: Config) -> Result<Running> {
         .with_context(|| format!("cannot create plugins dir {}", plugins_dir.display()))?;
     let mut watcher = DirWatcher::new(plugins_dir.clone());
     watcher.scan(&runtime).await;
-    let public_base_url = config.public_base_url();
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // Bound first: with port 0 the real port is only known now, and webhook URLs need it.
+    let public_base_url = config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     for spec in config.channels.clone() {
         let id = spec.id.clone();
         runtime
@@ -90,16 +98,6 @@ pub async fn start(config: Config) -> Result<Running> {
             .await
             .with_context(|| format!("channel `{id}` in the configuration"))?;
     }
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    // With port 0, the real port is only known now.
-    let public_base_url = if config.public_base_url.is_none() {
-        format!("http://{addr}")
-    } else {
-        public_base_url
-    };
     let app = Arc::new(App {
         runtime: runtime.clone(),
         sink: Arc::new(MemorySink::default()),
@@ -176,7 +174,9 @@ impl DirWatcher {
             .collect();
         files.sort();
         for path in files {
-            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
             let hash = crate::runtime::content_hash(&bytes);
             if self.seen.get(&path) == Some(&hash) {
                 continue;
@@ -185,7 +185,9 @@ impl DirWatcher {
             let source = PluginSource::File(path.display().to_string());
             match runtime.install(bytes, source).await {
                 Ok(r) if r.unchanged => {}
-                Ok(r) => tracing::info!(file = %path.display(), plugin = %r.id, version = %r.version, replaced = ?r.replaced, "plugin file installed"),
+                Ok(r) => {
+                    tracing::info!(file = %path.display(), plugin = %r.id, version = %r.version, replaced = ?r.replaced, "plugin file installed")
+                }
                 Err(e) => tracing::error!(file = %path.display(), "plugin file refused: {e}"),
             }
         }

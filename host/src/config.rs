@@ -101,9 +101,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        self.listen
-            .parse::<std::net::SocketAddr>()
-            .map_err(|_| format!("listen = `{}` is not an address like 127.0.0.1:8080", self.listen))?;
+        self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            format!(
+                "listen = `{}` is not an address like 127.0.0.1:8080",
+                self.listen
+            )
+        })?;
         self.limits.validate()?;
         if let Some(token) = &self.admin_token {
             if token.len() < 16 {

@@ -12,7 +12,11 @@ use inlet::runtime::{PluginInfo, PluginSource, Runtime, RuntimeOptions};
 use inlet::store::MemoryKv;
 
 #[derive(Parser)]
-#[command(name = "inlet", version, about = "Digital customer engagement: one inbox, every channel as a sandboxed plugin")]
+#[command(
+    name = "inlet",
+    version,
+    about = "Digital customer engagement: one inbox, every channel as a sandboxed plugin"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +70,10 @@ enum PluginCommand {
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -85,7 +92,9 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("INLET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("INLET_LOG_FORMAT").is_ok_and(|v| v == "json") {
         builder.json().init();
     } else {
@@ -99,7 +108,11 @@ async fn run(cli: Cli) -> Result<()> {
             let config = Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
             let running = inlet::app::start(config.clone()).await?;
             println!("inlet listening on {}", running.base_url());
-            println!("admin API: {}/api/v1 (token in {})", running.base_url(), token_hint(&config));
+            println!(
+                "admin API: {}/api/v1 (token in {})",
+                running.base_url(),
+                token_hint(&config)
+            );
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {
                     tracing::info!("shutting down");
@@ -127,12 +140,15 @@ fn offline_runtime() -> Result<Arc<Runtime>> {
 async fn plugin_command(command: PluginCommand) -> Result<()> {
     match command {
         PluginCommand::Inspect { file, json } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let runtime = offline_runtime()?;
             let source = PluginSource::File(file.display().to_string());
-            let info = tokio::task::spawn_blocking(move || runtime.prepare(&bytes, source).map(|p| p.info()))
-                .await?
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let info = tokio::task::spawn_blocking(move || {
+                runtime.prepare(&bytes, source).map(|p| p.info())
+            })
+            .await?
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
@@ -147,9 +163,11 @@ async fn plugin_command(command: PluginCommand) -> Result<()> {
             if config.bundled_plugins {
                 for (name, bytes) in inlet::bundled::BUNDLED {
                     let r = runtime.clone();
-                    let info = tokio::task::spawn_blocking(move || r.prepare(bytes, PluginSource::Bundled).map(|p| p.info()))
-                        .await?
-                        .map_err(|e| e.to_string());
+                    let info = tokio::task::spawn_blocking(move || {
+                        r.prepare(bytes, PluginSource::Bundled).map(|p| p.info())
+                    })
+                    .await?
+                    .map_err(|e| e.to_string());
                     found.push((format!("bundled:{name}"), info));
                 }
             }
@@ -164,9 +182,11 @@ async fn plugin_command(command: PluginCommand) -> Result<()> {
                     let bytes = std::fs::read(&path)?;
                     let r = runtime.clone();
                     let source = PluginSource::File(path.display().to_string());
-                    let info = tokio::task::spawn_blocking(move || r.prepare(&bytes, source).map(|p| p.info()))
-                        .await?
-                        .map_err(|e| e.to_string());
+                    let info = tokio::task::spawn_blocking(move || {
+                        r.prepare(&bytes, source).map(|p| p.info())
+                    })
+                    .await?
+                    .map_err(|e| e.to_string());
                     found.push((path.display().to_string(), info));
                 }
             }
@@ -180,25 +200,45 @@ async fn plugin_command(command: PluginCommand) -> Result<()> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                println!("{:<28} {:<10} {:<9} {:<14} SOURCE", "PLUGIN", "VERSION", "CONTRACT", "SHA256");
+                println!(
+                    "{:<28} {:<10} {:<9} {:<14} SOURCE",
+                    "PLUGIN", "VERSION", "CONTRACT", "SHA256"
+                );
                 for (src, r) in &found {
                     match r {
-                        Ok(i) => println!("{:<28} {:<10} {:<9} {:<14} {src}", i.id, i.version, i.contract, &i.sha256[..12]),
-                        Err(e) => println!("{:<28} {:<10} {:<9} {:<14} {src}  ({e})", "(invalid)", "-", "-", "-"),
+                        Ok(i) => println!(
+                            "{:<28} {:<10} {:<9} {:<14} {src}",
+                            i.id,
+                            i.version,
+                            i.contract,
+                            &i.sha256[..12]
+                        ),
+                        Err(e) => println!(
+                            "{:<28} {:<10} {:<9} {:<14} {src}  ({e})",
+                            "(invalid)", "-", "-", "-"
+                        ),
                     }
                 }
             }
             Ok(())
         }
-        PluginCommand::Swap { file, server, token, config } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        PluginCommand::Swap {
+            file,
+            server,
+            token,
+            config,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let token = match token {
                 Some(t) => t,
                 None => {
                     let config = Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
                     let path = config.data_dir.join("admin-token");
                     std::fs::read_to_string(&path)
-                        .with_context(|| format!("no --token given and cannot read {}", path.display()))?
+                        .with_context(|| {
+                            format!("no --token given and cannot read {}", path.display())
+                        })?
                         .trim()
                         .to_string()
                 }
@@ -221,7 +261,10 @@ async fn post_plugin(server: &str, token: &str, bytes: Vec<u8>) -> Result<(u16, 
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/wasm")
         .body(Full::new(bytes::Bytes::from(bytes)))?;
-    let resp = client.request(req).await.with_context(|| format!("cannot reach {server}"))?;
+    let resp = client
+        .request(req)
+        .await
+        .with_context(|| format!("cannot reach {server}"))?;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
@@ -233,11 +276,28 @@ fn print_summary(i: &PluginInfo) {
     println!("{} ({}) version {}", m.name, m.id, m.version);
     println!("  contract      inlet:channel@{}", i.contract);
     println!("  sha256        {}", i.sha256);
-    println!("  kind          {:?}; ingress: webhook={} polling={}", m.kind, m.ingress.webhook, m.ingress.polling);
+    println!(
+        "  kind          {:?}; ingress: webhook={} polling={}",
+        m.kind, m.ingress.webhook, m.ingress.polling
+    );
     println!("  handshakes    {:?}", m.handshakes);
-    println!("  regions       {}", if m.regions.is_empty() { "everywhere".to_string() } else { m.regions.join(", ") });
+    println!(
+        "  regions       {}",
+        if m.regions.is_empty() {
+            "everywhere".to_string()
+        } else {
+            m.regions.join(", ")
+        }
+    );
     println!("  proactive     {:?}; window: {:?}", c.proactive, c.window);
-    println!("  egress needs  {}", if m.egress.is_empty() { "none".to_string() } else { m.egress.join(", ") });
+    println!(
+        "  egress needs  {}",
+        if m.egress.is_empty() {
+            "none".to_string()
+        } else {
+            m.egress.join(", ")
+        }
+    );
     println!("  config keys:");
     for k in &m.config {
         let flags = match (k.required, k.secret) {
@@ -246,7 +306,11 @@ fn print_summary(i: &PluginInfo) {
             (false, true) => "optional, secret",
             (false, false) => "optional",
         };
-        let default = k.default_value.as_deref().map(|d| format!(" [default {d}]")).unwrap_or_default();
+        let default = k
+            .default_value
+            .as_deref()
+            .map(|d| format!(" [default {d}]"))
+            .unwrap_or_default();
         println!("    {:<24} {flags}{default} — {}", k.name, k.description);
     }
     for (audience, r) in [("automation", &c.automation), ("agent", &c.agent)] {

@@ -241,8 +241,7 @@ async fn malformed_or_non_component_wasm_is_rejected_with_a_clear_error() {
         let err = rt
             .install(bytes, PluginSource::Upload)
             .await
-            .err()
-            .expect("rejected");
+            .expect_err("rejected");
         assert!(matches!(err, LoadError::Invalid(_)), "{err}");
         assert!(
             err.to_string().contains(expected),
@@ -262,8 +261,7 @@ async fn malformed_or_non_component_wasm_is_rejected_with_a_clear_error() {
     let err = rt
         .install(bytes, PluginSource::Upload)
         .await
-        .err()
-        .expect("rejected");
+        .expect_err("rejected");
     assert!(err.to_string().contains("inlet:channel@0.2.0"), "{err}");
     assert!(rt.plugins().is_empty(), "nothing was installed");
 }
@@ -274,8 +272,7 @@ async fn a_failing_new_version_is_refused_and_the_old_one_keeps_serving() {
     let err = rt
         .install(fixture("misbehave-broken.wasm"), PluginSource::Upload)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, LoadError::Health { .. }), "{err}");
     assert!(err.to_string().contains("broken on purpose"), "{err}");
     let r = channel

@@ -26,6 +26,7 @@ impl Inlet {
             listen: "127.0.0.1:0".into(),
             admin_token: Some(ADMIN_TOKEN.into()),
             limits,
+            plugins_scan_secs: 1,
             channels: Vec::new(),
             ..Config::default()
         };
@@ -40,6 +41,11 @@ impl Inlet {
         })
     }
 
+    /// The plugins directory the server scans.
+    pub fn plugins_dir(&self) -> std::path::PathBuf {
+        self._data.path().join("plugins")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.running.base_url())
     }
@@ -49,7 +55,12 @@ impl Inlet {
     }
 
     /// An admin API call; returns status and parsed JSON body.
-    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
         let auth = format!("Bearer {ADMIN_TOKEN}");
         let mut headers = vec![("authorization", auth.as_str())];
         let bytes = match &body {
@@ -59,14 +70,22 @@ impl Inlet {
             }
             None => Vec::new(),
         };
-        let r = inlet_simulators::request(method, &self.url(&format!("/api/v1{path}")), &headers, bytes).await?;
+        let r = inlet_simulators::request(
+            method,
+            &self.url(&format!("/api/v1{path}")),
+            &headers,
+            bytes,
+        )
+        .await?;
         let json = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
         Ok((r.status, json))
     }
 
     /// Events recorded for a channel.
     pub async fn events(&self, channel: &str) -> Result<Vec<Value>> {
-        let (status, body) = self.api(Method::GET, &format!("/events?channel={channel}"), None).await?;
+        let (status, body) = self
+            .api(Method::GET, &format!("/events?channel={channel}"), None)
+            .await?;
         anyhow::ensure!(status == 200, "events: HTTP {status}: {body}");
         Ok(body.as_array().cloned().unwrap_or_default())
     }

@@ -20,7 +20,12 @@ async fn setup() -> anyhow::Result<(TwilioSim, Inlet)> {
         vec![channel(
             "sms",
             "twilio-sms",
-            &[("account_sid", SID), ("auth_token", TOKEN), ("from_number", OURS), ("api_base", &base)],
+            &[
+                ("account_sid", SID),
+                ("auth_token", TOKEN),
+                ("from_number", OURS),
+                ("api_base", &base),
+            ],
             &[&base],
         )],
         Limits::default(),
@@ -36,12 +41,21 @@ fn event(e: &Value) -> &Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_inbound_sms_becomes_an_event_and_twiml_is_answered() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
-    let params = sim.inbound_sms("SM11111111111111111111111111111111", CUSTOMER, OURS, "Is my order shipped?", &[]);
+    let params = sim.inbound_sms(
+        "SM11111111111111111111111111111111",
+        CUSTOMER,
+        OURS,
+        "Is my order shipped?",
+        &[],
+    );
     let (status, body) = sim.deliver(&inlet.webhook("sms"), &params, None).await?;
     assert_eq!(status, 200);
     assert!(body.contains("<Response>"), "TwiML answer: {body}");
     // Twilio retries on timeouts: the same MessageSid is stored once.
-    assert_eq!(sim.deliver(&inlet.webhook("sms"), &params, None).await?.0, 200);
+    assert_eq!(
+        sim.deliver(&inlet.webhook("sms"), &params, None).await?.0,
+        200
+    );
     let events = inlet.events("sms").await?;
     assert_eq!(events.len(), 1);
     let e = event(&events[0]);
@@ -57,8 +71,17 @@ async fn inbound_mms_media_become_attachments() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
     sim.add_media("img1", "image/jpeg", vec![0u8; 100]);
     let url = sim.media_url("img1");
-    let params = sim.inbound_sms("MM22222222222222222222222222222222", CUSTOMER, OURS, "see photo", &[(&url, "image/jpeg")]);
-    assert_eq!(sim.deliver(&inlet.webhook("sms"), &params, None).await?.0, 200);
+    let params = sim.inbound_sms(
+        "MM22222222222222222222222222222222",
+        CUSTOMER,
+        OURS,
+        "see photo",
+        &[(&url, "image/jpeg")],
+    );
+    assert_eq!(
+        sim.deliver(&inlet.webhook("sms"), &params, None).await?.0,
+        200
+    );
     let events = inlet.events("sms").await?;
     let a = &event(&events[0])["attachments"][0];
     assert_eq!(a["kind"], "image");
@@ -70,9 +93,17 @@ async fn inbound_mms_media_become_attachments() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_signature_gets_401_and_emits_no_event() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
-    let params = sim.inbound_sms("SM33333333333333333333333333333333", CUSTOMER, OURS, "forged", &[]);
+    let params = sim.inbound_sms(
+        "SM33333333333333333333333333333333",
+        CUSTOMER,
+        OURS,
+        "forged",
+        &[],
+    );
     // Signed with the wrong auth token.
-    let (status, body) = sim.deliver(&inlet.webhook("sms"), &params, Some("not-the-token")).await?;
+    let (status, body) = sim
+        .deliver(&inlet.webhook("sms"), &params, Some("not-the-token"))
+        .await?;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("X-Twilio-Signature does not match"), "{body}");
     // Twilio signs the full URL including its query: the host rebuilds it from the channel's
@@ -85,7 +116,10 @@ async fn a_bad_signature_gets_401_and_emits_no_event() -> anyhow::Result<()> {
     let r = inlet_simulators::request(
         Method::POST,
         &inlet.webhook("sms"),
-        &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signed_elsewhere)],
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-twilio-signature", &signed_elsewhere),
+        ],
         inlet_simulators::form_encode(&params),
     )
     .await?;
@@ -101,7 +135,11 @@ async fn a_bad_signature_gets_401_and_emits_no_event() -> anyhow::Result<()> {
     assert_eq!(r.status, 401);
     assert!(r.text().contains("missing X-Twilio-Signature"));
     let events = inlet.events("sms").await?;
-    assert_eq!(events.len(), 1, "only the correctly signed delivery is stored: {events:?}");
+    assert_eq!(
+        events.len(),
+        1,
+        "only the correctly signed delivery is stored: {events:?}"
+    );
     Ok(())
 }
 
@@ -109,7 +147,11 @@ async fn a_bad_signature_gets_401_and_emits_no_event() -> anyhow::Result<()> {
 async fn a_sent_sms_gets_delivery_receipts_through_signed_status_callbacks() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
     let (status, sent) = inlet
-        .api(Method::POST, "/channels/sms/messages", Some(json!({"conversation": CUSTOMER, "text": "Your order shipped."})))
+        .api(
+            Method::POST,
+            "/channels/sms/messages",
+            Some(json!({"conversation": CUSTOMER, "text": "Your order shipped."})),
+        )
         .await?;
     assert_eq!(status, 200, "{sent}");
     let sms = sim.sent();
@@ -117,12 +159,18 @@ async fn a_sent_sms_gets_delivery_receipts_through_signed_status_callbacks() -> 
     assert_eq!(sms[0].to, CUSTOMER);
     assert_eq!(sms[0].from.as_deref(), Some(OURS));
     assert_eq!(sms[0].body, "Your order shipped.");
-    assert_eq!(sms[0].status_callback.as_deref(), Some(inlet.webhook("sms").as_str()));
+    assert_eq!(
+        sms[0].status_callback.as_deref(),
+        Some(inlet.webhook("sms").as_str())
+    );
     assert_eq!(sent["provider_id"], sms[0].sid);
     assert_eq!(sent["status"], "queued");
 
     assert_eq!(sim.deliver_status(&sms[0].sid, "sent", None).await?.0, 200);
-    assert_eq!(sim.deliver_status(&sms[0].sid, "delivered", None).await?.0, 200);
+    assert_eq!(
+        sim.deliver_status(&sms[0].sid, "delivered", None).await?.0,
+        200
+    );
     let events = inlet.events("sms").await?;
     let statuses: Vec<&Value> = events.iter().map(|e| &event(e)["status"]).collect();
     assert_eq!(statuses, vec!["sent", "delivered"]);
@@ -134,11 +182,20 @@ async fn a_sent_sms_gets_delivery_receipts_through_signed_status_callbacks() -> 
 async fn a_failed_delivery_carries_twilios_error_code() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
     let (status, _) = inlet
-        .api(Method::POST, "/channels/sms/messages", Some(json!({"conversation": CUSTOMER, "text": "hi"})))
+        .api(
+            Method::POST,
+            "/channels/sms/messages",
+            Some(json!({"conversation": CUSTOMER, "text": "hi"})),
+        )
         .await?;
     assert_eq!(status, 200);
     let sid = sim.sent()[0].sid.clone();
-    assert_eq!(sim.deliver_status(&sid, "undelivered", Some("30003")).await?.0, 200);
+    assert_eq!(
+        sim.deliver_status(&sid, "undelivered", Some("30003"))
+            .await?
+            .0,
+        200
+    );
     let events = inlet.events("sms").await?;
     let e = event(&events[0]);
     assert_eq!(e["type"], "receipt");
@@ -149,7 +206,11 @@ async fn a_failed_delivery_carries_twilios_error_code() -> anyhow::Result<()> {
 
 async fn send(inlet: &Inlet, to: &str, text: &str) -> anyhow::Result<(u16, Value)> {
     inlet
-        .api(Method::POST, "/channels/sms/messages", Some(json!({"conversation": to, "text": text})))
+        .api(
+            Method::POST,
+            "/channels/sms/messages",
+            Some(json!({"conversation": to, "text": text})),
+        )
         .await
 }
 
@@ -167,9 +228,17 @@ async fn twilio_error_codes_map_to_retryable_or_permanent() -> anyhow::Result<()
     assert_eq!(body["error"]["details"]["provider_code"], "21211");
 
     let (status, body) = send(&inlet, "+14155550123", &"x".repeat(1601)).await?;
-    assert_eq!(body["error"]["details"]["provider_code"], "21617", "{status} {body}");
+    assert_eq!(
+        body["error"]["details"]["provider_code"], "21617",
+        "{status} {body}"
+    );
 
-    sim.fail_next(1, Fault::RateLimit { retry_after_secs: 3 });
+    sim.fail_next(
+        1,
+        Fault::RateLimit {
+            retry_after_secs: 3,
+        },
+    );
     let (status, body) = send(&inlet, "+14155550123", "hi").await?;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "rate_limited");
@@ -193,7 +262,12 @@ async fn wrong_twilio_credentials_are_reported_as_unauthorized() -> anyhow::Resu
         vec![channel(
             "sms",
             "twilio-sms",
-            &[("account_sid", SID), ("auth_token", "stale-token"), ("from_number", OURS), ("api_base", &base)],
+            &[
+                ("account_sid", SID),
+                ("auth_token", "stale-token"),
+                ("from_number", OURS),
+                ("api_base", &base),
+            ],
             &[&base],
         )],
         Limits::default(),

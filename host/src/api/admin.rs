@@ -18,7 +18,11 @@ use crate::runtime::{ChannelConfigError, ChannelSpec, LoadError, PluginSource};
 const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
 const MAX_JSON_BYTES: usize = 256 * 1024;
 
-pub async fn handle(app: &Arc<App>, req: Request<Incoming>, rest: &[String]) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    rest: &[String],
+) -> Result<Response<Body>, ApiError> {
     let method = req.method().clone();
     let query: HashMap<String, String> = req
         .uri()
@@ -40,10 +44,16 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, rest: &[String]) -> 
         (["plugins", "inspect"], &Method::POST) => {
             let bytes = read_body(req.into_body(), MAX_PLUGIN_BYTES).await?;
             let runtime = app.runtime.clone();
-            let info = tokio::task::spawn_blocking(move || runtime.prepare(&bytes, PluginSource::Upload).map(|p| p.info()))
-                .await
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-                .map_err(load_error)?;
+            let info = tokio::task::spawn_blocking(move || {
+                runtime
+                    .prepare(&bytes, PluginSource::Upload)
+                    .map(|p| p.info())
+            })
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?
+            .map_err(load_error)?;
             Ok(json_response(StatusCode::OK, &info))
         }
         (["plugins", id], &Method::GET) => app
@@ -52,7 +62,12 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, rest: &[String]) -> 
             .map(|p| json_response(StatusCode::OK, &p))
             .ok_or_else(|| ApiError::not_found(format!("no plugin `{id}`"))),
         (["channels"], &Method::GET) => {
-            let list: Vec<_> = app.runtime.channels().iter().map(|c| channel_view(c)).collect();
+            let list: Vec<_> = app
+                .runtime
+                .channels()
+                .iter()
+                .map(|c| channel_view(c))
+                .collect();
             Ok(json_response(StatusCode::OK, &list))
         }
         (["channels"], &Method::POST) => {
@@ -87,7 +102,10 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, rest: &[String]) -> 
             let send: SendRequest = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("invalid message JSON: {e}")))?;
             let message = send.into_outbound();
-            let sent = channel.send(message).await.map_err(|e| ApiError::from_call(&e, Direction::Outbound))?;
+            let sent = channel
+                .send(message)
+                .await
+                .map_err(|e| ApiError::from_call(&e, Direction::Outbound))?;
             Ok(json_response(StatusCode::OK, &sent))
         }
         (["events"], &Method::GET) => {
@@ -97,15 +115,24 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, rest: &[String]) -> 
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(100usize)
                 .min(1000);
-            let events = app.sink.list(query.get("channel").map(String::as_str), after, limit);
+            let events = app
+                .sink
+                .list(query.get("channel").map(String::as_str), after, limit);
             Ok(json_response(StatusCode::OK, &events))
         }
         (
-            ["plugins"] | ["plugins", _] | ["channels"] | ["channels", _]
-            | ["channels", _, "messages"] | ["events"],
+            ["plugins"]
+            | ["plugins", _]
+            | ["channels"]
+            | ["channels", _]
+            | ["channels", _, "messages"]
+            | ["events"],
             m,
         ) => Err(method_not_allowed(m)),
-        _ => Err(ApiError::not_found(format!("no route /api/v1/{}", rest.join("/")))),
+        _ => Err(ApiError::not_found(format!(
+            "no route /api/v1/{}",
+            rest.join("/")
+        ))),
     }
 }
 
@@ -166,7 +193,11 @@ fn channel_view(c: &crate::runtime::ChannelHandle) -> serde_json::Value {
     let mut config = serde_json::Map::new();
     for key in &plugin.manifest.config {
         if let Some(v) = c.config_value(&key.name) {
-            let shown = if secret.contains(&key.name.as_str()) { "********" } else { v };
+            let shown = if secret.contains(&key.name.as_str()) {
+                "********".to_string()
+            } else {
+                v
+            };
             config.insert(key.name.clone(), json!(shown));
         }
     }

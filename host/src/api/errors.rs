@@ -53,7 +53,8 @@ impl ApiError {
     }
 
     pub fn response(&self) -> Response<Body> {
-        let body = json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
         let mut builder = Response::builder()
             .status(self.status)
             .header("content-type", "application/json");
@@ -79,9 +80,15 @@ impl ApiError {
                         Direction::Inbound => (StatusCode::UNAUTHORIZED, "unauthorized"),
                         Direction::Outbound => (StatusCode::BAD_GATEWAY, "provider_unauthorized"),
                     },
-                    ChannelError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-                    ChannelError::Transient { .. } => (StatusCode::SERVICE_UNAVAILABLE, "transient"),
-                    ChannelError::Permanent { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "permanent"),
+                    ChannelError::RateLimited { .. } => {
+                        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+                    }
+                    ChannelError::Transient { .. } => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "transient")
+                    }
+                    ChannelError::Permanent { .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "permanent")
+                    }
                 };
                 let mut api = Self::new(status, code, err.to_string());
                 if let ChannelError::RateLimited {
@@ -95,12 +102,26 @@ impl ApiError {
                 d["provider_code"] = json!(ce.provider_code());
                 return Self { details: d, ..api };
             }
-            CallErrorKind::Deadline(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "plugin_deadline", err.to_string()),
-            CallErrorKind::Memory(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "plugin_memory", err.to_string()),
-            CallErrorKind::Trap(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "plugin_trap", err.to_string()),
-            CallErrorKind::Instantiate(_) | CallErrorKind::Internal(_) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "plugin_unavailable", err.to_string())
-            }
+            CallErrorKind::Deadline(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "plugin_deadline",
+                err.to_string(),
+            ),
+            CallErrorKind::Memory(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "plugin_memory",
+                err.to_string(),
+            ),
+            CallErrorKind::Trap(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "plugin_trap",
+                err.to_string(),
+            ),
+            CallErrorKind::Instantiate(_) | CallErrorKind::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "plugin_unavailable",
+                err.to_string(),
+            ),
         };
         api.details = details;
         api

@@ -50,7 +50,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, _peer: SocketAddr) -> Res
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match segments.as_slice() {
-        ["healthz"] => Ok(json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+        ["healthz"] => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+        )),
         ["webhooks", channel] => {
             let channel = channel.to_string();
             webhooks::handle(&app, &channel, req).await
@@ -83,7 +86,11 @@ fn authorize(app: &App, req: &Request<Incoming>) -> Result<(), ApiError> {
     if constant_time_eq(given.as_bytes(), app.admin_token.as_bytes()) {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid API token"))
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "invalid API token",
+        ))
     }
 }
 
@@ -91,12 +98,19 @@ fn authorize(app: &App, req: &Request<Incoming>) -> Result<(), ApiError> {
 pub(crate) async fn read_body(body: Incoming, max: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body exceeds {} KiB", max / 1024),
-        )),
-        Err(e) => Err(ApiError::bad_request(format!("cannot read request body: {e}"))),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body exceeds {} KiB", max / 1024),
+            ))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "cannot read request body: {e}"
+        ))),
     }
 }
 
@@ -108,18 +122,33 @@ pub(crate) fn method_not_allowed(method: &Method) -> ApiError {
     )
 }
 
-pub(crate) fn bytes_response(status: u16, headers: &[(String, String)], body: Vec<u8>) -> Response<Body> {
-    let mut builder = Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+pub(crate) fn bytes_response(
+    status: u16,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Response<Body> {
+    let mut builder =
+        Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
     for (k, v) in headers {
         // Framing headers are ours to set.
-        if matches!(k.to_ascii_lowercase().as_str(), "content-length" | "transfer-encoding" | "connection") {
+        if matches!(
+            k.to_ascii_lowercase().as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
             continue;
         }
         builder = builder.header(k.as_str(), v.as_str());
     }
     builder
         .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "bad_plugin_response", "plugin returned an invalid HTTP header").response())
+        .unwrap_or_else(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "bad_plugin_response",
+                "plugin returned an invalid HTTP header",
+            )
+            .response()
+        })
 }
 
 /// Constant-time comparison for tokens.

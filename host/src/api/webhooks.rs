@@ -13,21 +13,30 @@ use super::{bytes_response, read_body};
 use crate::app::App;
 use crate::model::HttpRequest;
 
-pub async fn handle(app: &Arc<App>, channel_id: &str, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &Arc<App>,
+    channel_id: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let channel = app
         .runtime
         .channel(channel_id)
         .ok_or_else(|| ApiError::not_found(format!("unknown channel `{channel_id}`")))?;
     let (parts, body) = req.into_parts();
     let body = read_body(body, app.max_webhook_bytes).await?;
-    let public = channel.config_value("inlet.public_url").unwrap_or_default().to_string();
+    let public = channel
+        .config_value("inlet.public_url")
+        .unwrap_or_default()
+        .to_string();
     let raw_query = parts.uri.query().unwrap_or_default();
     let url = if raw_query.is_empty() {
         public
     } else {
         format!("{public}?{raw_query}")
     };
-    let query = form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
+    let query = form_urlencoded::parse(raw_query.as_bytes())
+        .into_owned()
+        .collect();
     let headers = parts
         .headers
         .iter()
@@ -47,7 +56,11 @@ pub async fn handle(app: &Arc<App>, channel_id: &str, req: Request<Incoming>) ->
     let count = received.events.len();
     let new = app.sink.record(channel_id, received.events).map_err(|e| {
         // Not durable: the provider must retry.
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", format!("events not stored: {e}"))
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("events not stored: {e}"),
+        )
     })?;
     tracing::debug!(channel = %channel_id, events = count, new, "webhook accepted");
     let r = received.response;

@@ -18,9 +18,11 @@ use std::time::Duration;
 use serde::Serialize;
 use wasmtime::Store;
 
+use arc_swap::ArcSwap;
+
 use super::bindings::{guest, wit, Plugin};
 use super::plugin::{new_store, ticks, LoadedPlugin};
-use super::registry::PluginSlot;
+use super::registry::ChannelSpec;
 use super::state::{ChannelContext, HostServices, PluginState};
 use super::Engine;
 use crate::model as m;
@@ -62,8 +64,15 @@ impl CallError {
     }
 }
 
+/// A plugin version together with this channel's context built for that version's manifest
+/// (config defaults, egress). Swapped as one value, so a call never mixes the two.
+pub struct Binding {
+    pub plugin: Arc<LoadedPlugin>,
+    pub ctx: Arc<ChannelContext>,
+}
+
 struct Warm {
-    plugin: Arc<LoadedPlugin>,
+    binding: Arc<Binding>,
     store: Store<PluginState>,
     bindings: Plugin,
     calls: u32,
@@ -88,8 +97,10 @@ struct Counters {
 
 pub struct ChannelHandle {
     pub id: String,
-    slot: Arc<PluginSlot>,
-    pub(super) ctx: Arc<ChannelContext>,
+    /// As the operator configured it; re-validated against every new plugin version.
+    pub(super) spec: ChannelSpec,
+    pub(super) public_base_url: String,
+    binding: ArcSwap<Binding>,
     engine: Arc<Engine>,
     services: Arc<HostServices>,
     pool: Mutex<Vec<Warm>>,
@@ -100,16 +111,17 @@ type GuestResult<W> = wasmtime::Result<Result<W, wit::ChannelError>>;
 
 impl ChannelHandle {
     pub(super) fn new(
-        id: String,
-        slot: Arc<PluginSlot>,
-        ctx: Arc<ChannelContext>,
+        spec: ChannelSpec,
+        public_base_url: String,
+        binding: Binding,
         engine: Arc<Engine>,
         services: Arc<HostServices>,
     ) -> Self {
         Self {
-            id,
-            slot,
-            ctx,
+            id: spec.id.clone(),
+            spec,
+            public_base_url,
+            binding: ArcSwap::from_pointee(binding),
             engine,
             services,
             pool: Mutex::new(Vec::new()),
@@ -119,16 +131,21 @@ impl ChannelHandle {
 
     /// The plugin version serving new calls.
     pub fn plugin(&self) -> Arc<LoadedPlugin> {
-        self.slot.current()
+        self.binding.load().plugin.clone()
     }
 
     pub fn plugin_id(&self) -> String {
-        self.slot.current().manifest.id.clone()
+        self.binding.load().plugin.manifest.id.clone()
     }
 
     /// The channel's effective configuration value (including `inlet.*` keys).
-    pub fn config_value(&self, key: &str) -> Option<&str> {
-        self.ctx.config.get(key).map(String::as_str)
+    pub fn config_value(&self, key: &str) -> Option<String> {
+        self.binding.load().ctx.config.get(key).cloned()
+    }
+
+    /// Publish a new plugin version with its context (hot swap).
+    pub(super) fn rebind(&self, binding: Binding) {
+        self.binding.store(Arc::new(binding));
     }
 
     pub fn stats(&self) -> ChannelStats {
@@ -176,9 +193,9 @@ impl ChannelHandle {
         F: FnOnce(&guest::Guest, &mut Store<PluginState>) -> GuestResult<W> + Send + 'static,
     {
         let this = self.clone();
-        let plugin = self.slot.current();
-        let labels = plugin.labels(&self.id);
-        tokio::task::spawn_blocking(move || this.call_blocking(plugin, f))
+        let binding = self.binding.load_full();
+        let labels = binding.plugin.labels(&self.id);
+        tokio::task::spawn_blocking(move || this.call_blocking(binding, f))
             .await
             .unwrap_or_else(|e| {
                 Err(CallError {
@@ -191,12 +208,13 @@ impl ChannelHandle {
     }
 
     /// The synchronous core of every call (public for benchmarks on a dedicated thread).
-    fn call_blocking<W, R, F>(&self, plugin: Arc<LoadedPlugin>, f: F) -> Result<R, CallError>
+    fn call_blocking<W, R, F>(&self, binding: Arc<Binding>, f: F) -> Result<R, CallError>
     where
         W: Into<R>,
         F: FnOnce(&guest::Guest, &mut Store<PluginState>) -> GuestResult<W>,
     {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let plugin = binding.plugin.clone();
         let error = |kind| CallError {
             plugin: plugin.manifest.id.clone(),
             version: plugin.manifest.version.clone(),
@@ -204,7 +222,7 @@ impl ChannelHandle {
             kind,
         };
         let mut warm = self
-            .checkout(&plugin)
+            .checkout(&binding)
             .map_err(|e| error(CallErrorKind::Instantiate(e)))?;
         let limits = &self.services.limits;
         let cpu = Duration::from_millis(limits.cpu_ms);
@@ -254,18 +272,19 @@ impl ChannelHandle {
         }
     }
 
-    fn checkout(&self, plugin: &Arc<LoadedPlugin>) -> Result<Warm, String> {
+    fn checkout(&self, binding: &Arc<Binding>) -> Result<Warm, String> {
         if self.services.limits.instance_reuse {
             let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-            // Instances of a version that was swapped out are dropped.
-            pool.retain(|w| Arc::ptr_eq(&w.plugin, plugin));
+            // Instances of a version (or context) that was swapped out are dropped.
+            pool.retain(|w| Arc::ptr_eq(&w.binding, binding));
             if let Some(warm) = pool.pop() {
                 return Ok(warm);
             }
         }
         self.counters.instantiations.fetch_add(1, Ordering::Relaxed);
+        let plugin = &binding.plugin;
         let state = PluginState::new(
-            self.ctx.clone(),
+            binding.ctx.clone(),
             plugin.labels(&self.id),
             self.services.clone(),
         );
@@ -275,7 +294,7 @@ impl ChannelHandle {
             .instantiate(&mut store)
             .map_err(|e| format!("{e:#}"))?;
         Ok(Warm {
-            plugin: plugin.clone(),
+            binding: binding.clone(),
             store,
             bindings,
             calls: 0,
@@ -287,7 +306,7 @@ impl ChannelHandle {
         if !limits.instance_reuse || warm.calls >= limits.recycle_after {
             return;
         }
-        if !Arc::ptr_eq(&warm.plugin, &self.slot.current()) {
+        if !Arc::ptr_eq(&warm.binding, &self.binding.load()) {
             return;
         }
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
@@ -296,18 +315,20 @@ impl ChannelHandle {
         }
     }
 
-    /// Call `describe` and `health` on a fresh instance of `candidate` with this channel's
-    /// configuration: the gate a new version passes before it takes traffic.
-    pub(super) fn health_check(&self, candidate: &Arc<LoadedPlugin>) -> Result<(), String> {
+    /// Call `health` on a fresh instance of a candidate version with this channel's
+    /// configuration (its manifest was read with `describe` when it loaded): the gate a new
+    /// version passes before it takes traffic.
+    pub(super) fn health_check(&self, candidate: &Binding) -> Result<(), String> {
         let state = PluginState::new(
-            self.ctx.clone(),
-            candidate.labels(&self.id),
+            candidate.ctx.clone(),
+            candidate.plugin.labels(&self.id),
             self.services.clone(),
         );
         let mut store = new_store(&self.engine, state);
         let cpu = Duration::from_millis(self.services.limits.cpu_ms);
         store.set_epoch_deadline(ticks(cpu));
         let bindings = candidate
+            .plugin
             .pre
             .instantiate(&mut store)
             .map_err(|e| format!("cannot instantiate: {e:#}"))?;

@@ -43,9 +43,10 @@ impl Engine {
         config.max_wasm_stack(1024 * 1024);
         let inner = wasmtime::Engine::new(&config)
             .map_err(|e| anyhow::anyhow!("cannot configure wasmtime: {e}"))?;
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        // SHA-256 rather than `DefaultHasher`, whose output may change between Rust releases.
+        let mut hasher = ShaHasher(Sha256::new());
         inner.precompile_compatibility_hash().hash(&mut hasher);
-        let fingerprint = format!("{:016x}", hasher.finish());
+        let fingerprint = hex::encode(&hasher.0.finalize()[..8]);
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create compile cache {}", dir.display()))?;
@@ -111,6 +112,18 @@ fn write_cache(component: &Component, path: &Path) -> Result<()> {
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+/// A `Hasher` feeding SHA-256, for a fingerprint that is stable across Rust releases.
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        0
+    }
 }
 
 /// Hex SHA-256 of a component's bytes: its identity in the cache and in `plugin list`.

@@ -38,8 +38,6 @@ pub enum LoadError {
     Manifest(String),
     #[error("health check failed on channel {channel}: {reason}")]
     Health { channel: String, reason: String },
-    #[error("plugin id changed from `{old}` to `{new}`: install it as a new plugin instead")]
-    IdMismatch { old: String, new: String },
 }
 
 pub struct LoadedPlugin {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
-use super::channel::ChannelHandle;
+use super::channel::{Binding, ChannelHandle};
 use super::plugin::{LoadError, LoadedPlugin, PluginInfo, PluginSource};
 use super::sandbox::EgressPolicy;
 use super::state::ChannelContext;
@@ -107,23 +107,38 @@ impl Runtime {
             .into_iter()
             .filter(|c| c.plugin_id() == id)
             .collect();
+        let mut rebinds = Vec::new();
         for channel in &users {
             let check = {
                 let channel = channel.clone();
                 let candidate = candidate.clone();
+                let kv = self.kv.clone();
                 tokio::task::spawn_blocking(move || {
-                    check_config(&candidate.manifest, &channel.ctx.config)
-                        .and_then(|_| channel.health_check(&candidate))
+                    // The new version's manifest may declare other defaults or egress.
+                    let ctx = build_context(
+                        &candidate.manifest,
+                        &channel.spec,
+                        &channel.public_base_url,
+                        kv,
+                    )?;
+                    let binding = Binding {
+                        plugin: candidate,
+                        ctx: Arc::new(ctx),
+                    };
+                    channel.health_check(&binding).map(|_| binding)
                 })
                 .await
                 .unwrap_or_else(|e| Err(format!("health task failed: {e}")))
             };
-            if let Err(reason) = check {
-                tracing::warn!(plugin = %id, version = %candidate.manifest.version, channel = %channel.id, "refusing new plugin version: {reason}");
-                return Err(LoadError::Health {
-                    channel: channel.id.clone(),
-                    reason,
-                });
+            match check {
+                Ok(binding) => rebinds.push((channel.clone(), binding)),
+                Err(reason) => {
+                    tracing::warn!(plugin = %id, version = %candidate.manifest.version, channel = %channel.id, "refusing new plugin version: {reason}");
+                    return Err(LoadError::Health {
+                        channel: channel.id.clone(),
+                        reason,
+                    });
+                }
             }
         }
         let health_ms = ms(health_started.elapsed());
@@ -131,6 +146,9 @@ impl Runtime {
         let replaced = match existing {
             Some(slot) => {
                 let old = slot.current.swap(candidate.clone());
+                for (channel, binding) in rebinds {
+                    channel.rebind(binding);
+                }
                 Some(old.manifest.version.clone())
             }
             None => {
@@ -218,74 +236,34 @@ impl Runtime {
             .slot(&spec.plugin)
             .ok_or_else(|| ChannelConfigError::UnknownPlugin(spec.plugin.clone()))?;
         let plugin = slot.current();
-        let invalid = |reason: String| ChannelConfigError::Invalid {
-            channel: spec.id.clone(),
-            reason,
-        };
-        let declared: Vec<&str> = plugin
-            .manifest
-            .config
-            .iter()
-            .map(|k| k.name.as_str())
-            .collect();
-        for key in spec.config.keys() {
-            if !declared.contains(&key.as_str()) {
-                return Err(invalid(format!(
-                    "unknown config key `{key}`; plugin `{}` declares: {}",
-                    plugin.manifest.id,
-                    declared.join(", ")
-                )));
-            }
-        }
-        let mut config: HashMap<String, String> = plugin
-            .manifest
-            .config
-            .iter()
-            .filter_map(|k| Some((k.name.clone(), k.default_value.clone()?)))
-            .collect();
-        config.extend(spec.config.clone());
-        check_config(&plugin.manifest, &config).map_err(invalid)?;
-        let public_url = spec.public_url.clone().unwrap_or_else(|| {
-            format!(
-                "{}/webhooks/{}",
-                public_base_url.trim_end_matches('/'),
-                spec.id
-            )
-        });
-        config.insert("inlet.public_url".into(), public_url);
-        config.insert("inlet.channel_id".into(), spec.id.clone());
-        let egress =
-            EgressPolicy::new(&plugin.manifest.egress, &config, &spec.egress).map_err(invalid)?;
-        if !egress.missing_grants().is_empty() {
-            let missing: Vec<String> = egress
-                .missing_grants()
-                .iter()
-                .map(|o| o.to_string())
-                .collect();
-            tracing::warn!(channel = %spec.id, plugin = %plugin.manifest.id, "plugin declares egress the operator has not granted: {}", missing.join(", "));
-        }
-        let ctx = Arc::new(ChannelContext {
-            channel_id: spec.id.clone(),
-            config,
-            egress,
-            kv: self.kv.clone(),
-        });
+        let ctx = build_context(&plugin.manifest, &spec, public_base_url, self.kv.clone())
+            .map_err(|reason| ChannelConfigError::Invalid {
+                channel: spec.id.clone(),
+                reason,
+            })?;
+        let id = spec.id.clone();
         let handle = Arc::new(ChannelHandle::new(
-            spec.id.clone(),
-            slot,
-            ctx,
+            spec,
+            public_base_url.to_string(),
+            Binding {
+                plugin,
+                ctx: Arc::new(ctx),
+            },
             self.engine.clone(),
             self.services.clone(),
         ));
         handle
             .health()
             .await
-            .map_err(|e| invalid(format!("health check failed: {e}")))?;
+            .map_err(|e| ChannelConfigError::Invalid {
+                channel: id.clone(),
+                reason: format!("health check failed: {e}"),
+            })?;
         let mut channels = self.channels.write().unwrap_or_else(|p| p.into_inner());
-        if channels.contains_key(&spec.id) {
-            return Err(ChannelConfigError::Exists(spec.id));
+        if channels.contains_key(&id) {
+            return Err(ChannelConfigError::Exists(id));
         }
-        channels.insert(spec.id.clone(), handle.clone());
+        channels.insert(id, handle.clone());
         Ok(handle)
     }
 
@@ -303,6 +281,57 @@ impl Runtime {
         let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
         channels.values().cloned().collect()
     }
+}
+
+/// The channel's context for one plugin version: config keys checked against the manifest,
+/// defaults filled in, `inlet.*` keys added, egress = declared ∩ granted.
+fn build_context(
+    manifest: &crate::model::Manifest,
+    spec: &ChannelSpec,
+    public_base_url: &str,
+    kv: Arc<dyn crate::store::KvStore>,
+) -> Result<ChannelContext, String> {
+    let declared: Vec<&str> = manifest.config.iter().map(|k| k.name.as_str()).collect();
+    for key in spec.config.keys() {
+        if !declared.contains(&key.as_str()) {
+            return Err(format!(
+                "unknown config key `{key}`; plugin `{}` declares: {}",
+                manifest.id,
+                declared.join(", ")
+            ));
+        }
+    }
+    let mut config: HashMap<String, String> = manifest
+        .config
+        .iter()
+        .filter_map(|k| Some((k.name.clone(), k.default_value.clone()?)))
+        .collect();
+    config.extend(spec.config.clone());
+    check_config(manifest, &config)?;
+    let public_url = spec.public_url.clone().unwrap_or_else(|| {
+        format!(
+            "{}/webhooks/{}",
+            public_base_url.trim_end_matches('/'),
+            spec.id
+        )
+    });
+    config.insert("inlet.public_url".into(), public_url);
+    config.insert("inlet.channel_id".into(), spec.id.clone());
+    let egress = EgressPolicy::new(&manifest.egress, &config, &spec.egress)?;
+    if !egress.missing_grants().is_empty() {
+        let missing: Vec<String> = egress
+            .missing_grants()
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        tracing::warn!(channel = %spec.id, plugin = %manifest.id, "plugin declares egress the operator has not granted: {}", missing.join(", "));
+    }
+    Ok(ChannelContext {
+        channel_id: spec.id.clone(),
+        config,
+        egress,
+        kv,
+    })
 }
 
 /// Every required key without a default has a non-empty value.

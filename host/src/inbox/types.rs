@@ -1,0 +1,238 @@
+//! Inbox records: tenants, channels, contacts, cases, messages, notes, agents, tokens.
+//! Every record below the tenant carries its tenant id, and every key it is stored under
+//! starts with it (see `keys.rs`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Attachment, Content, DeliveryStatus};
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = u64;
+
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    /// `EU`, `US`, `AU`, `JP`, ...
+    pub region: String,
+    pub status: TenantStatus,
+    pub created_ms: Millis,
+}
+
+/// A configured instance of a plugin, owned by a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub plugin: String,
+    /// Includes secrets: never serialised to an API response (see `api::views`).
+    pub config: std::collections::BTreeMap<String, String>,
+    pub egress: Vec<String>,
+    pub default_skill: String,
+    pub default_script: String,
+    pub enabled: bool,
+    pub public_url: Option<String>,
+    pub created_ms: Millis,
+}
+
+/// One identity of a person on one channel; identities merge into one profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: String,
+    pub tenant: String,
+    pub channel: String,
+    pub provider_user_id: String,
+    pub display_name: Option<String>,
+    pub handle: Option<String>,
+    /// The profile this identity belongs to (its own id until merged).
+    pub profile: String,
+    pub created_ms: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStatus {
+    New,
+    Open,
+    Pending,
+    Escalated,
+    Resolved,
+    Closed,
+}
+
+impl CaseStatus {
+    pub const ALL: [CaseStatus; 6] = [
+        Self::New,
+        Self::Open,
+        Self::Pending,
+        Self::Escalated,
+        Self::Resolved,
+        Self::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Escalated => "escalated",
+            Self::Resolved => "resolved",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The documented transition rules (docs/inbox.md):
+    /// - new → open, pending, escalated, resolved, closed
+    /// - open ⇄ pending, open ⇄ escalated, pending ⇄ escalated
+    /// - open, pending, escalated → resolved, closed
+    /// - resolved → open (reopened), closed
+    /// - closed is final.
+    pub fn can_become(self, to: CaseStatus) -> bool {
+        use CaseStatus::*;
+        if self == to {
+            return false;
+        }
+        match self {
+            New => to != New,
+            Open | Pending | Escalated => to != New,
+            Resolved => matches!(to, Open | Closed),
+            Closed => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: String,
+    pub tenant: String,
+    pub channel: String,
+    pub contact: String,
+    /// The provider's conversation (chat id, phone number).
+    pub conversation: String,
+    pub status: CaseStatus,
+    /// 1 (highest) .. 9 (lowest).
+    pub priority: u8,
+    pub skill: String,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub subject: Option<String>,
+    pub created_ms: Millis,
+    pub updated_ms: Millis,
+    pub last_inbound_ms: Option<Millis>,
+    pub resolved_ms: Option<Millis>,
+    pub message_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum Author {
+    Contact(String),
+    Agent(String),
+    Bot(String),
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub tenant: String,
+    pub case_id: String,
+    pub seq: u64,
+    pub direction: Direction,
+    pub author: Author,
+    /// Plain text of the message (inbound text, or the outbound fallback text).
+    pub text: Option<String>,
+    /// Outbound: the channel-neutral content as authored.
+    pub content: Option<Content>,
+    pub attachments: Vec<Attachment>,
+    /// The provider's id (inbound: theirs; outbound: returned by `send`).
+    pub provider_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub failure: Option<String>,
+    /// Postback payload when the customer tapped a button.
+    pub postback: Option<String>,
+    pub edited: bool,
+    pub created_ms: Millis,
+    pub updated_ms: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: String,
+    pub case_id: String,
+    pub author: String,
+    pub text: String,
+    pub created_ms: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Admin,
+    Supervisor,
+    Agent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    /// Channels this agent may see and act on; empty = none.
+    pub channels: Vec<String>,
+    pub skills: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skill {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+}
+
+/// A stored API token (only its SHA-256 is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: String,
+    pub tenant: String,
+    pub role: Role,
+    /// For agent tokens: who acts.
+    pub agent: Option<String>,
+    pub created_ms: Millis,
+}
+
+/// A receipt whose message is not (yet) known: kept, not dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanReceipt {
+    pub channel: String,
+    pub message_ref: String,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    pub received_ms: Millis,
+}
