@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod events;
+pub mod inbox;
 pub mod model;
 pub mod runtime;
 pub mod store;

@@ -178,6 +178,9 @@ pub struct Message {
     /// Postback payload when the customer tapped a button.
     pub postback: Option<String>,
     pub edited: bool,
+    /// The customer deleted it on the provider's side; the text is kept for the record.
+    #[serde(default)]
+    pub deleted: bool,
     pub created_ms: Millis,
     pub updated_ms: Millis,
 }
@@ -234,5 +237,23 @@ pub struct OrphanReceipt {
     pub message_ref: String,
     pub status: DeliveryStatus,
     pub error: Option<String>,
+    pub received_ms: Millis,
+}
+
+/// What the inbox index keeps per case, so filters need not load the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub channel: String,
+    pub assignee: Option<String>,
+    pub skill: String,
+    pub tags: Vec<String>,
+}
+
+/// An accepted inbound event as journalled (the `/api/v1/events` feed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub channel: String,
+    pub event: crate::model::InboundEvent,
     pub received_ms: Millis,
 }

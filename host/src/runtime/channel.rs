@@ -166,6 +166,13 @@ impl ChannelHandle {
         self.call(move |g, s| g.call_receive(s, &request)).await
     }
 
+    /// `receive` for callers already on a blocking thread (benchmarks, batch tools): the same
+    /// path without the hop onto tokio's blocking pool.
+    pub fn receive_blocking(&self, request: m::HttpRequest) -> Result<m::Received, CallError> {
+        let request: wit::HttpRequest = request.into();
+        self.call_blocking(self.binding.load_full(), move |g, s| g.call_receive(s, &request))
+    }
+
     pub async fn send(self: &Arc<Self>, message: m::OutboundMessage) -> Result<m::Sent, CallError> {
         let message: wit::OutboundMessage = message.into();
         self.call(move |g, s| g.call_send(s, &message)).await

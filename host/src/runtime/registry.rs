@@ -143,13 +143,18 @@ impl Runtime {
         }
         let health_ms = ms(health_started.elapsed());
         let swap_started = Instant::now();
+        // The replaced version is dropped after the timing: unmapping its code is not part of
+        // the switch-over.
+        let mut retired = None;
         let replaced = match existing {
             Some(slot) => {
                 let old = slot.current.swap(candidate.clone());
                 for (channel, binding) in rebinds {
                     channel.rebind(binding);
                 }
-                Some(old.manifest.version.clone())
+                let version = old.manifest.version.clone();
+                retired = Some(old);
+                Some(version)
             }
             None => {
                 let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
@@ -163,6 +168,7 @@ impl Runtime {
             }
         };
         let swap_us = swap_started.elapsed().as_secs_f64() * 1e6;
+        drop(retired);
         let checked = users.iter().map(|c| c.id.clone()).collect();
         let report = self.report(
             &candidate, replaced, checked, compile_ms, health_ms, swap_us, false,

@@ -78,6 +78,11 @@ impl GroupCommit {
     /// Apply `ops` atomically and return once they are durable. Blocking.
     pub fn commit(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         self.store.apply(ops)?;
+        self.sync()
+    }
+
+    /// Return once everything applied before this call is durable. Blocking.
+    pub fn sync(&self) -> Result<(), StoreError> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.requested += 1;
         let mine = st.requested;
