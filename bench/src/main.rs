@@ -193,7 +193,9 @@ async fn main() -> anyhow::Result<()> {
     let native_us = median(native);
     let mut direct = Vec::new();
     for r in 0..5u64 {
-        let reqs: Vec<HttpRequest> = (0..5_000).map(|i| request(update(1_000_000 + r * 5_000 + i))).collect();
+        let reqs: Vec<HttpRequest> = (0..5_000)
+            .map(|i| request(update(1_000_000 + r * 5_000 + i)))
+            .collect();
         let channel = reused.clone();
         let us = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
@@ -211,8 +213,14 @@ async fn main() -> anyhow::Result<()> {
     println!("   wasm plugin, warm instance, via runtime  {wasm_us:>9.2} µs/call  (async API: blocking-pool hop included)");
     println!("   wasm plugin, warm instance, direct call  {direct_us:>9.2} µs/call  (same thread)");
     println!("   same parsing compiled natively           {native_us:>9.2} µs/call");
-    println!("   ratio direct wasm/native                 {:>9.1}x", direct_us / native_us);
-    println!("   ratio via-runtime wasm/native            {:>9.1}x\n", wasm_us / native_us);
+    println!(
+        "   ratio direct wasm/native                 {:>9.1}x",
+        direct_us / native_us
+    );
+    println!(
+        "   ratio via-runtime wasm/native            {:>9.1}x\n",
+        wasm_us / native_us
+    );
 
     // 2. Fresh vs reused instances.
     let fresh_rt = runtime(

@@ -1,6 +1,6 @@
-//! Startup: build the runtime from a [`Config`], install bundled plugins and those in the
-//! plugins directory, create the configured channels, start the plugins-directory watcher and
-//! the HTTP server.
+//! Startup and the operations that span the runtime and the inbox: open the store, load
+//! plugins and persisted channels, create/delete channels (validated by the plugin, stored by
+//! the inbox), start delivery, the plugins-directory watcher and the HTTP server.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,25 +9,175 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::Config;
-use crate::events::{EventSink, MemorySink};
-use crate::runtime::{PluginSource, Runtime, RuntimeOptions};
-use crate::store::MemoryKv;
+use crate::config::{ChannelEntry, Config};
+use crate::delivery::Delivery;
+use crate::inbox::{self, ChannelRecord, Inbox, InboxError, Settings, TenantStatus};
+use crate::runtime::{ChannelConfigError, ChannelSpec, PluginSource, Runtime, RuntimeOptions};
+use crate::store::{SledStore, Store, StoreKv};
+
+/// The tenant that owns channels configured without one, and that the operator token acts
+/// on when it names no tenant.
+pub const DEFAULT_TENANT: &str = "default";
 
 pub struct App {
     pub runtime: Arc<Runtime>,
-    pub sink: Arc<dyn EventSink>,
-    pub admin_token: String,
+    pub inbox: Arc<Inbox>,
+    pub delivery: Arc<Delivery>,
+    /// Operator token: manages tenants and the plugin catalogue.
+    pub operator_token: String,
     pub public_base_url: String,
     pub max_webhook_bytes: usize,
+}
+
+/// What a tenant admin sends to create a channel.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    pub id: String,
+    pub plugin: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub config: std::collections::HashMap<String, String>,
+    #[serde(default)]
+    pub egress: Vec<String>,
+    #[serde(default)]
+    pub public_url: Option<String>,
+    pub default_skill: String,
+    pub default_script: String,
+}
+
+impl From<ChannelEntry> for ChannelInput {
+    fn from(e: ChannelEntry) -> Self {
+        Self {
+            id: e.id,
+            plugin: e.plugin,
+            name: e.name,
+            config: e.config,
+            egress: e.egress,
+            public_url: e.public_url,
+            default_skill: e.default_skill,
+            default_script: e.default_script,
+        }
+    }
+}
+
+impl App {
+    /// Validate `input` against the plugin (config keys, egress, region, health), start it,
+    /// and persist it for `tenant`. On any error nothing is changed.
+    pub async fn create_channel(
+        &self,
+        tenant: &str,
+        input: ChannelInput,
+    ) -> Result<ChannelRecord, InboxError> {
+        if input.default_skill.trim().is_empty() || input.default_script.trim().is_empty() {
+            return Err(InboxError::Invalid(
+                "every channel needs a default_skill and a default_script".into(),
+            ));
+        }
+        let owner = self
+            .inbox
+            .tenant(tenant)?
+            .ok_or_else(|| InboxError::NotFound(format!("no tenant `{tenant}`")))?;
+        if let Some(plugin) = self.runtime.plugin(&input.plugin) {
+            let regions = &plugin.manifest.regions;
+            if !regions.is_empty()
+                && !regions
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&owner.region))
+            {
+                return Err(InboxError::Invalid(format!(
+                    "plugin `{}` is offered only in {}; tenant `{tenant}` is in {}",
+                    input.plugin,
+                    regions.join(", "),
+                    owner.region
+                )));
+            }
+        }
+        if self.inbox.channel_owner(&input.id)?.is_some() {
+            return Err(InboxError::Conflict(format!(
+                "channel `{}` already exists",
+                input.id
+            )));
+        }
+        let spec = ChannelSpec {
+            id: input.id.clone(),
+            plugin: input.plugin.clone(),
+            config: input.config.clone(),
+            egress: input.egress.clone(),
+            public_url: input.public_url.clone(),
+        };
+        self.runtime
+            .add_channel(spec, &self.public_base_url)
+            .await
+            .map_err(|e| match e {
+                ChannelConfigError::Exists(_) => InboxError::Conflict(e.to_string()),
+                ChannelConfigError::UnknownPlugin(_) => InboxError::NotFound(e.to_string()),
+                _ => InboxError::Invalid(e.to_string()),
+            })?;
+        let record = ChannelRecord {
+            id: input.id.clone(),
+            tenant: tenant.to_string(),
+            name: input.name.unwrap_or_else(|| input.id.clone()),
+            plugin: input.plugin,
+            config: input.config.into_iter().collect(),
+            egress: input.egress,
+            default_skill: input.default_skill,
+            default_script: input.default_script,
+            enabled: true,
+            public_url: input.public_url,
+            created_ms: inbox::now_ms(),
+        };
+        let inbox = self.inbox.clone();
+        let r = record.clone();
+        let stored = tokio::task::spawn_blocking(move || inbox.put_channel(&r))
+            .await
+            .map_err(|e| InboxError::Invalid(e.to_string()))?;
+        if let Err(e) = stored {
+            self.runtime.remove_channel(&record.id);
+            return Err(e);
+        }
+        Ok(record)
+    }
+
+    pub async fn delete_channel(&self, tenant: &str, id: &str) -> Result<(), InboxError> {
+        let inbox = self.inbox.clone();
+        let (t, i) = (tenant.to_string(), id.to_string());
+        tokio::task::spawn_blocking(move || inbox.delete_channel(&t, &i))
+            .await
+            .map_err(|e| InboxError::Invalid(e.to_string()))??;
+        self.runtime.remove_channel(id);
+        Ok(())
+    }
+
+    pub async fn delete_tenant(&self, tenant: &str) -> Result<(), InboxError> {
+        let inbox = self.inbox.clone();
+        let t = tenant.to_string();
+        let channels = tokio::task::spawn_blocking(move || inbox.delete_tenant(&t))
+            .await
+            .map_err(|e| InboxError::Invalid(e.to_string()))??;
+        for c in channels {
+            self.runtime.remove_channel(&c);
+        }
+        Ok(())
+    }
+
+    /// Whether a tenant accepts traffic.
+    pub fn tenant_active(&self, tenant: &str) -> Result<bool, InboxError> {
+        Ok(self
+            .inbox
+            .tenant(tenant)?
+            .is_some_and(|t| t.status == TenantStatus::Active))
+    }
 }
 
 /// A started server.
 pub struct Running {
     pub app: Arc<App>,
     pub addr: SocketAddr,
-    server: Option<tokio::task::JoinHandle<()>>,
-    watcher: Option<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Keeps the demo's provider simulators alive.
+    _demo: Option<crate::demo::Demo>,
 }
 
 impl Running {
@@ -35,9 +185,9 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Wait for the server task (it runs until aborted).
+    /// Wait until the server task ends (it runs until aborted).
     pub async fn wait(mut self) {
-        if let Some(server) = self.server.take() {
+        if let Some(server) = self.tasks.first_mut() {
             let _ = server.await;
         }
     }
@@ -45,28 +195,37 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(s) = &self.server {
-            s.abort();
-        }
-        if let Some(w) = &self.watcher {
-            w.abort();
+        for t in &self.tasks {
+            t.abort();
         }
     }
 }
 
-pub async fn start(config: Config) -> Result<Running> {
+pub async fn start(mut config: Config) -> Result<Running> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let admin_token = match &config.admin_token {
+    let operator_token = match &config.admin_token {
         Some(t) => t.clone(),
         None => load_or_create_token(&config.data_dir.join("admin-token"))?,
     };
+    let store_dir = config.store_dir();
+    let store: Arc<dyn Store> =
+        Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&store_dir)).await??);
+    let inbox = Inbox::open(
+        store.clone(),
+        Settings {
+            reopen_window_ms: config.reopen_window_hours * 3600 * 1000,
+        },
+    )?;
+    if inbox.tenant(DEFAULT_TENANT)?.is_none() {
+        inbox.create_tenant(DEFAULT_TENANT, "Default tenant", "EU")?;
+    }
     let runtime = Runtime::new(
         RuntimeOptions {
             cache_dir: Some(config.cache_dir()),
             limits: config.limits.clone(),
         },
-        Arc::new(MemoryKv::default()),
+        Arc::new(StoreKv(store.clone())),
     )?;
     if config.bundled_plugins {
         for (name, bytes) in crate::bundled::BUNDLED {
@@ -82,6 +241,7 @@ pub async fn start(config: Config) -> Result<Running> {
         .with_context(|| format!("cannot create plugins dir {}", plugins_dir.display()))?;
     let mut watcher = DirWatcher::new(plugins_dir.clone());
     watcher.scan(&runtime).await;
+
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -91,34 +251,67 @@ pub async fn start(config: Config) -> Result<Running> {
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    for spec in config.channels.clone() {
-        let id = spec.id.clone();
-        runtime
-            .add_channel(spec, &public_base_url)
-            .await
-            .with_context(|| format!("channel `{id}` in the configuration"))?;
-    }
+    let delivery = Delivery::new(inbox.clone(), runtime.clone());
     let app = Arc::new(App {
         runtime: runtime.clone(),
-        sink: Arc::new(MemorySink::default()),
-        admin_token,
+        inbox: inbox.clone(),
+        delivery: delivery.clone(),
+        operator_token,
         public_base_url,
         max_webhook_bytes: config.max_webhook_kb * 1024,
     });
-    let server = tokio::spawn(crate::api::serve(app.clone(), listener));
+
+    // Channels stored by earlier runs come back first; the config file's channels are
+    // created if they do not exist yet.
+    for record in inbox.all_channels()? {
+        let spec = ChannelSpec {
+            id: record.id.clone(),
+            plugin: record.plugin.clone(),
+            config: record.config.clone().into_iter().collect(),
+            egress: record.egress.clone(),
+            public_url: record.public_url.clone(),
+        };
+        if let Err(e) = runtime.add_channel(spec, &app.public_base_url).await {
+            tracing::error!(channel = %record.id, tenant = %record.tenant, "stored channel cannot start: {e}");
+        }
+    }
+    let demo = if config.demo {
+        Some(crate::demo::Demo::start(&mut config).await?)
+    } else {
+        None
+    };
+    for entry in config.channels.clone() {
+        let tenant = entry
+            .tenant
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TENANT.into());
+        if inbox.channel_owner(&entry.id)?.is_some() {
+            continue;
+        }
+        let id = entry.id.clone();
+        app.create_channel(&tenant, entry.into())
+            .await
+            .with_context(|| format!("channel `{id}` in the configuration"))?;
+    }
+
+    let mut tasks = vec![tokio::spawn(crate::api::serve(app.clone(), listener))];
+    tasks.push(tokio::spawn(delivery.run()));
     let scan_every = Duration::from_secs(config.plugins_scan_secs.max(1));
-    let watcher = Some(tokio::spawn(async move {
+    tasks.push(tokio::spawn(async move {
         loop {
             tokio::time::sleep(scan_every).await;
             watcher.scan(&runtime).await;
         }
     }));
+    if let Some(d) = &demo {
+        tasks.push(d.customer_writes_in(app.clone()));
+    }
     tracing::info!(%addr, plugins_dir = %plugins_dir.display(), "inlet listening");
     Ok(Running {
         app,
         addr,
-        server: Some(server),
-        watcher,
+        tasks,
+        _demo: demo,
     })
 }
 
@@ -138,7 +331,7 @@ fn load_or_create_token(path: &Path) -> Result<String> {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
-    tracing::info!(path = %path.display(), "generated an admin API token");
+    tracing::info!(path = %path.display(), "generated an operator API token");
     Ok(token)
 }
 

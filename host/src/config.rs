@@ -29,7 +29,44 @@ pub struct Config {
     /// Largest webhook body accepted, KiB.
     pub max_webhook_kb: usize,
     pub limits: Limits,
-    pub channels: Vec<ChannelSpec>,
+    /// A resolved case reopens when the customer writes again within this many hours.
+    pub reopen_window_hours: u64,
+    /// Start the bundled provider simulators with demo channels and a simulated customer
+    /// (on by default when `inlet serve` runs without a config file).
+    pub demo: bool,
+    pub channels: Vec<ChannelEntry>,
+}
+
+/// A `[[channels]]` entry: a channel of the `default` tenant (or of `tenant`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelEntry {
+    pub id: String,
+    pub plugin: String,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub config: std::collections::HashMap<String, String>,
+    #[serde(default)]
+    pub egress: Vec<String>,
+    #[serde(default)]
+    pub public_url: Option<String>,
+    pub default_skill: String,
+    pub default_script: String,
+}
+
+impl ChannelEntry {
+    pub fn spec(&self) -> ChannelSpec {
+        ChannelSpec {
+            id: self.id.clone(),
+            plugin: self.plugin.clone(),
+            config: self.config.clone(),
+            egress: self.egress.clone(),
+            public_url: self.public_url.clone(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -44,6 +81,8 @@ impl Default for Config {
             admin_token: None,
             max_webhook_kb: 1024,
             limits: Limits::default(),
+            reopen_window_hours: 168,
+            demo: false,
             channels: Vec::new(),
         }
     }
@@ -134,6 +173,10 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
     pub fn cache_dir(&self) -> PathBuf {
         self.data_dir.join("compiled")
     }
@@ -162,6 +205,8 @@ mod tests {
             id = "tg"
             plugin = "telegram"
             egress = ["https://api.telegram.org"]
+            default_skill = "support"
+            default_script = "welcome"
             config = { bot_token = "1:abc", webhook_secret = "s3cret" }
             "#,
         )

@@ -2,13 +2,15 @@
 //! webhook ingress and the admin API.
 //!
 //! Module layering (arrows point down only):
-//! `api` → (`app`, `events`, `runtime`) → (`model`, `store`). `runtime` knows nothing about
-//! cases; generated WIT bindings never leave `runtime`.
+//! `api` → `app` → (`delivery` → (`inbox`, `runtime`)) → (`model`, `store`).
+//! `runtime` knows nothing about cases; `inbox` knows nothing about wasmtime; generated WIT
+//! bindings never leave `runtime`.
 
 pub mod api;
 pub mod app;
 pub mod config;
-pub mod events;
+pub mod delivery;
+pub mod demo;
 pub mod inbox;
 pub mod model;
 pub mod runtime;

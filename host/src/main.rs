@@ -105,7 +105,13 @@ fn init_tracing() {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { config } => {
-            let config = Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
+            let mut settings = Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
+            // Without a config file: the demo (bundled provider simulators, demo channels,
+            // a simulated customer). `INLET_DEMO=0` turns it off.
+            if config.is_none() && std::env::var("INLET_DEMO").map_or(true, |v| v != "0") {
+                settings.demo = true;
+            }
+            let config = settings;
             let running = inlet::app::start(config.clone()).await?;
             println!("inlet listening on {}", running.base_url());
             println!(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 use http::Method;
-use inlet::app::Running;
+use inlet::app::{ChannelInput, Running, DEFAULT_TENANT};
 use inlet::config::Config;
 use inlet::runtime::{ChannelSpec, Limits};
 use serde_json::Value;
@@ -31,9 +31,18 @@ impl Inlet {
             ..Config::default()
         };
         let running = inlet::app::start(config).await?;
-        let base = running.base_url();
         for spec in channels {
-            running.app.runtime.add_channel(spec, &base).await?;
+            let input = ChannelInput {
+                id: spec.id,
+                plugin: spec.plugin,
+                name: None,
+                config: spec.config,
+                egress: spec.egress,
+                public_url: spec.public_url,
+                default_skill: "support".into(),
+                default_script: "welcome".into(),
+            };
+            running.app.create_channel(DEFAULT_TENANT, input).await?;
         }
         Ok(Self {
             running,

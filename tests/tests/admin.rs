@@ -72,7 +72,7 @@ async fn uploading_a_new_version_hot_swaps_and_a_bad_upload_changes_nothing() ->
         .api(
             Method::POST,
             "/channels",
-            Some(json!({"id": "m", "plugin": "misbehave"})),
+            Some(json!({"id": "m", "plugin": "misbehave", "default_skill": "support", "default_script": "welcome"})),
         )
         .await?;
     assert_eq!(status, 201, "{created}");
@@ -161,27 +161,48 @@ async fn channel_secrets_are_never_returned() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_channel_definitions_are_refused_with_the_reason() -> anyhow::Result<()> {
     let inlet = Inlet::start(Vec::new(), Limits::default()).await?;
+    let d = |mut v: serde_json::Value| {
+        v["default_skill"] = json!("support");
+        v["default_script"] = json!("welcome");
+        v
+    };
     let cases = [
         (
-            json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x"}}),
+            d(json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x"}})),
             422,
             "webhook_secret",
         ),
-        (json!({"id": "tg", "plugin": "nope"}), 404, "not installed"),
         (
-            json!({"id": "Bad Id", "plugin": "telegram"}),
+            d(json!({"id": "tg", "plugin": "nope"})),
+            404,
+            "not installed",
+        ),
+        (
+            d(json!({"id": "Bad Id", "plugin": "telegram"})),
             422,
             "channel id",
         ),
         (
-            json!({"id": "tg", "plugin": "telegram", "colour": "red"}),
+            d(json!({"id": "tg", "plugin": "telegram", "colour": "red"})),
             400,
             "colour",
         ),
         (
-            json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "egress": ["*"]}),
+            d(
+                json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "egress": ["*"]}),
+            ),
             422,
             "wildcards",
+        ),
+        (
+            json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "default_skill": "", "default_script": "welcome"}),
+            422,
+            "default_skill",
+        ),
+        (
+            json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}}),
+            400,
+            "default_skill",
         ),
     ];
     for (body, status, needle) in cases {

@@ -1,142 +1,60 @@
-//! The admin API under `/api/v1` (bearer token): plugins (list, inspect, install/hot swap),
-//! channels (list, create, delete, send a message), received events.
+//! The admin API: tenants (operator), the plugin catalogue (operator installs, tenant admins
+//! read), channels, agents, skills, API tokens, the outbox (tenant admins).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::auth::Principal;
 use super::errors::{json_response, ApiError, Body, Direction};
-use super::{method_not_allowed, read_body};
-use crate::app::App;
-use crate::model::{Choice, Content, OutboundMessage};
-use crate::runtime::{ChannelConfigError, ChannelSpec, LoadError, PluginSource};
+use super::{blocking, read_body, read_json};
+use crate::app::{App, ChannelInput};
+use crate::inbox::{Agent, ChannelRecord, Role, Skill, TenantStatus};
+use crate::model::{Attachment, Choice, Content, OutboundMessage};
+use crate::runtime::{LoadError, PluginSource};
 
 const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
-const MAX_JSON_BYTES: usize = 256 * 1024;
+const MAX_JSON: usize = 256 * 1024;
 
-pub async fn handle(
-    app: &Arc<App>,
-    req: Request<Incoming>,
-    rest: &[String],
-) -> Result<Response<Body>, ApiError> {
-    let method = req.method().clone();
-    let query: HashMap<String, String> = req
-        .uri()
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    match (rest.as_slice(), &method) {
-        (["plugins"], &Method::GET) => Ok(json_response(StatusCode::OK, &app.runtime.plugins())),
-        (["plugins"], &Method::POST) => {
-            let bytes = read_body(req.into_body(), MAX_PLUGIN_BYTES).await?;
-            let report = app
-                .runtime
-                .install(bytes.to_vec(), PluginSource::Upload)
-                .await
-                .map_err(load_error)?;
-            Ok(json_response(StatusCode::OK, &report))
-        }
-        (["plugins", "inspect"], &Method::POST) => {
-            let bytes = read_body(req.into_body(), MAX_PLUGIN_BYTES).await?;
-            let runtime = app.runtime.clone();
-            let info = tokio::task::spawn_blocking(move || {
-                runtime
-                    .prepare(&bytes, PluginSource::Upload)
-                    .map(|p| p.info())
-            })
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?
-            .map_err(load_error)?;
-            Ok(json_response(StatusCode::OK, &info))
-        }
-        (["plugins", id], &Method::GET) => app
-            .runtime
-            .plugin(id)
-            .map(|p| json_response(StatusCode::OK, &p))
-            .ok_or_else(|| ApiError::not_found(format!("no plugin `{id}`"))),
-        (["channels"], &Method::GET) => {
-            let list: Vec<_> = app
-                .runtime
-                .channels()
-                .iter()
-                .map(|c| channel_view(c))
-                .collect();
-            Ok(json_response(StatusCode::OK, &list))
-        }
-        (["channels"], &Method::POST) => {
-            let body = read_body(req.into_body(), MAX_JSON_BYTES).await?;
-            let spec: ChannelSpec = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid channel JSON: {e}")))?;
-            let channel = app
-                .runtime
-                .add_channel(spec, &app.public_base_url)
-                .await
-                .map_err(channel_error)?;
-            Ok(json_response(StatusCode::CREATED, &channel_view(&channel)))
-        }
-        (["channels", id], &Method::GET) => app
-            .runtime
-            .channel(id)
-            .map(|c| json_response(StatusCode::OK, &channel_view(&c)))
-            .ok_or_else(|| ApiError::not_found(format!("unknown channel `{id}`"))),
-        (["channels", id], &Method::DELETE) => {
-            if app.runtime.remove_channel(id) {
-                Ok(json_response(StatusCode::OK, &json!({"deleted": id})))
-            } else {
-                Err(ApiError::not_found(format!("unknown channel `{id}`")))
-            }
-        }
-        (["channels", id, "messages"], &Method::POST) => {
-            let channel = app
-                .runtime
-                .channel(id)
-                .ok_or_else(|| ApiError::not_found(format!("unknown channel `{id}`")))?;
-            let body = read_body(req.into_body(), MAX_JSON_BYTES).await?;
-            let send: SendRequest = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid message JSON: {e}")))?;
-            let message = send.into_outbound();
-            let sent = channel
-                .send(message)
-                .await
-                .map_err(|e| ApiError::from_call(&e, Direction::Outbound))?;
-            Ok(json_response(StatusCode::OK, &sent))
-        }
-        (["events"], &Method::GET) => {
-            let after = query.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let limit = query
-                .get("limit")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(100usize)
-                .min(1000);
-            let events = app
-                .sink
-                .list(query.get("channel").map(String::as_str), after, limit);
-            Ok(json_response(StatusCode::OK, &events))
-        }
-        (
-            ["plugins"]
-            | ["plugins", _]
-            | ["channels"]
-            | ["channels", _]
-            | ["channels", _, "messages"]
-            | ["events"],
-            m,
-        ) => Err(method_not_allowed(m)),
-        _ => Err(ApiError::not_found(format!(
-            "no route /api/v1/{}",
-            rest.join("/")
-        ))),
-    }
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    id: String,
+    name: String,
+    region: String,
 }
 
-/// Body of `POST /api/v1/channels/{id}/messages`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    role: Role,
+    #[serde(default)]
+    agent: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAgent {
+    id: String,
+    name: String,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    skills: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSkill {
+    id: String,
+    name: String,
+}
+
+/// Body of `POST /api/v1/channels/{id}/messages`: a direct send that bypasses the inbox
+/// (provider tests, operators).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SendRequest {
@@ -151,63 +69,309 @@ struct SendRequest {
     #[serde(default)]
     idempotency_key: Option<String>,
     #[serde(default)]
-    attachments: Vec<crate::model::Attachment>,
+    attachments: Vec<Attachment>,
 }
 
-impl SendRequest {
-    fn into_outbound(self) -> OutboundMessage {
-        let mut content = Content::text(self.text);
-        content.buttons = self.buttons;
-        content.quick_replies = self.quick_replies;
-        content.attachments = self.attachments;
-        OutboundMessage {
-            idempotency_key: self.idempotency_key.unwrap_or_else(new_key),
-            conversation: self.conversation,
-            recipient: None,
-            content,
-            reply_to: self.reply_to,
-            tag: None,
-            public_reply: false,
+pub async fn handle(
+    app: &Arc<App>,
+    p: &Principal,
+    req: Request<Incoming>,
+    pattern: &str,
+    params: &[String],
+) -> Result<Response<Body>, ApiError> {
+    let param = |i: usize| params.get(i).cloned().unwrap_or_default();
+    let method = req.method().as_str().to_string();
+    match (method.as_str(), pattern) {
+        // ---- tenants (operator)
+        ("GET", "/api/v1/tenants") => {
+            p.require_operator()?;
+            let inbox = app.inbox.clone();
+            Ok(json_response(
+                StatusCode::OK,
+                &blocking(move || inbox.tenants()).await?,
+            ))
         }
+        ("POST", "/api/v1/tenants") => {
+            p.require_operator()?;
+            let t: NewTenant = read_json(req.into_body(), MAX_JSON).await?;
+            let inbox = app.inbox.clone();
+            let tenant = blocking(move || inbox.create_tenant(&t.id, &t.name, &t.region)).await?;
+            Ok(json_response(StatusCode::CREATED, &tenant))
+        }
+        ("GET", "/api/v1/tenants/{tenant_id}") => {
+            p.require_operator()?;
+            let (inbox, id) = (app.inbox.clone(), param(0));
+            let t = blocking(move || inbox.tenant(&id))
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no tenant `{}`", param(0))))?;
+            Ok(json_response(StatusCode::OK, &t))
+        }
+        ("DELETE", "/api/v1/tenants/{tenant_id}") => {
+            p.require_operator()?;
+            app.delete_tenant(&param(0)).await?;
+            Ok(json_response(StatusCode::OK, &json!({"deleted": param(0)})))
+        }
+        ("POST", "/api/v1/tenants/{tenant_id}/suspend")
+        | ("POST", "/api/v1/tenants/{tenant_id}/resume") => {
+            p.require_operator()?;
+            let status = if pattern.ends_with("suspend") {
+                TenantStatus::Suspended
+            } else {
+                TenantStatus::Active
+            };
+            let (inbox, id) = (app.inbox.clone(), param(0));
+            let t = blocking(move || inbox.set_tenant_status(&id, status)).await?;
+            Ok(json_response(StatusCode::OK, &t))
+        }
+        ("GET", "/api/v1/tenants/{tenant_id}/export") => {
+            p.require_operator()?;
+            let (inbox, id) = (app.inbox.clone(), param(0));
+            let lines = blocking(move || inbox.export_tenant(&id)).await?;
+            let mut body = lines.join("\n");
+            body.push('\n');
+            Ok(Response::builder()
+                .header("content-type", "application/x-ndjson")
+                .body(super::errors::full(body))
+                .unwrap_or_else(|_| Response::new(super::errors::full(bytes::Bytes::new()))))
+        }
+        ("POST", "/api/v1/tenants/{tenant_id}/tokens") => {
+            p.require_operator()?;
+            let t: NewToken = read_json(req.into_body(), MAX_JSON).await?;
+            create_token(app, &param(0), t).await
+        }
+
+        // ---- plugins
+        ("GET", "/api/v1/plugins") => Ok(json_response(StatusCode::OK, &app.runtime.plugins())),
+        ("GET", "/api/v1/plugins/{plugin_id}") => app
+            .runtime
+            .plugin(&param(0))
+            .map(|info| json_response(StatusCode::OK, &info))
+            .ok_or_else(|| ApiError::not_found(format!("no plugin `{}`", param(0)))),
+        ("POST", "/api/v1/plugins") => {
+            p.require_operator()?;
+            let bytes = read_body(req.into_body(), MAX_PLUGIN_BYTES).await?;
+            let report = app
+                .runtime
+                .install(bytes.to_vec(), PluginSource::Upload)
+                .await
+                .map_err(load_error)?;
+            Ok(json_response(StatusCode::OK, &report))
+        }
+        ("POST", "/api/v1/plugins/inspect") => {
+            p.require_admin()?;
+            let bytes = read_body(req.into_body(), MAX_PLUGIN_BYTES).await?;
+            let runtime = app.runtime.clone();
+            let info = tokio::task::spawn_blocking(move || {
+                runtime
+                    .prepare(&bytes, PluginSource::Upload)
+                    .map(|p| p.info())
+            })
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?
+            .map_err(load_error)?;
+            Ok(json_response(StatusCode::OK, &info))
+        }
+
+        // ---- channels
+        ("GET", "/api/v1/channels") => {
+            p.require_supervisor()?;
+            let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
+            let list = blocking(move || inbox.channels(&t)).await?;
+            let views: Vec<_> = list.iter().map(|c| channel_view(app, c)).collect();
+            Ok(json_response(StatusCode::OK, &views))
+        }
+        ("POST", "/api/v1/channels") => {
+            p.require_admin()?;
+            let input: ChannelInput = read_json(req.into_body(), MAX_JSON).await?;
+            let record = app.create_channel(&p.tenant, input).await?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &channel_view(app, &record),
+            ))
+        }
+        ("GET", "/api/v1/channels/{channel_id}") => {
+            p.require_supervisor()?;
+            let record = tenant_channel(app, p, &param(0)).await?;
+            Ok(json_response(StatusCode::OK, &channel_view(app, &record)))
+        }
+        ("DELETE", "/api/v1/channels/{channel_id}") => {
+            p.require_admin()?;
+            app.delete_channel(&p.tenant, &param(0)).await?;
+            Ok(json_response(StatusCode::OK, &json!({"deleted": param(0)})))
+        }
+        ("POST", "/api/v1/channels/{channel_id}/messages") => {
+            p.require_admin()?;
+            let record = tenant_channel(app, p, &param(0)).await?;
+            let channel = app.runtime.channel(&record.id).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "channel_unavailable",
+                    "channel is not running",
+                )
+            })?;
+            let send: SendRequest = read_json(req.into_body(), MAX_JSON).await?;
+            let mut content = Content::text(send.text);
+            content.buttons = send.buttons;
+            content.quick_replies = send.quick_replies;
+            content.attachments = send.attachments;
+            let message = OutboundMessage {
+                idempotency_key: send
+                    .idempotency_key
+                    .unwrap_or_else(|| crate::inbox::new_id("out")),
+                conversation: send.conversation,
+                recipient: None,
+                content,
+                reply_to: send.reply_to,
+                tag: None,
+                public_reply: false,
+            };
+            let sent = channel
+                .send(message)
+                .await
+                .map_err(|e| ApiError::from_call(&e, Direction::Outbound))?;
+            Ok(json_response(StatusCode::OK, &sent))
+        }
+
+        // ---- agents, skills, tokens, outbox
+        ("GET", "/api/v1/agents") => {
+            p.require_supervisor()?;
+            let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
+            Ok(json_response(
+                StatusCode::OK,
+                &blocking(move || inbox.agents(&t)).await?,
+            ))
+        }
+        ("POST", "/api/v1/agents") => {
+            p.require_admin()?;
+            let a: NewAgent = read_json(req.into_body(), MAX_JSON).await?;
+            let agent = Agent {
+                id: a.id,
+                tenant: p.tenant.clone(),
+                name: a.name,
+                channels: a.channels,
+                skills: a.skills,
+            };
+            let (inbox, ag) = (app.inbox.clone(), agent.clone());
+            blocking(move || inbox.put_agent(&ag)).await?;
+            Ok(json_response(StatusCode::CREATED, &agent))
+        }
+        ("GET", "/api/v1/skills") => {
+            let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
+            Ok(json_response(
+                StatusCode::OK,
+                &blocking(move || inbox.skills(&t)).await?,
+            ))
+        }
+        ("POST", "/api/v1/skills") => {
+            p.require_admin()?;
+            let s: NewSkill = read_json(req.into_body(), MAX_JSON).await?;
+            let skill = Skill {
+                id: s.id,
+                tenant: p.tenant.clone(),
+                name: s.name,
+            };
+            let (inbox, sk) = (app.inbox.clone(), skill.clone());
+            blocking(move || inbox.put_skill(&sk)).await?;
+            Ok(json_response(StatusCode::CREATED, &skill))
+        }
+        ("POST", "/api/v1/tokens") => {
+            p.require_admin()?;
+            let t: NewToken = read_json(req.into_body(), MAX_JSON).await?;
+            create_token(app, &p.tenant, t).await
+        }
+        ("GET", "/api/v1/outbox") => {
+            p.require_supervisor()?;
+            let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
+            Ok(json_response(
+                StatusCode::OK,
+                &blocking(move || inbox.outbox(&t)).await?,
+            ))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            format!("no route {method} {pattern}"),
+        )),
     }
 }
 
-fn new_key() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("out-{nanos:x}")
+async fn create_token(
+    app: &Arc<App>,
+    tenant: &str,
+    t: NewToken,
+) -> Result<Response<Body>, ApiError> {
+    let (inbox, tenant) = (app.inbox.clone(), tenant.to_string());
+    let created = blocking(move || {
+        if inbox.tenant(&tenant)?.is_none() {
+            return Err(crate::inbox::InboxError::NotFound(format!(
+                "no tenant `{tenant}`"
+            )));
+        }
+        inbox.create_token(&tenant, t.role, t.agent)
+    })
+    .await?;
+    Ok(json_response(StatusCode::CREATED, &created))
 }
 
-/// A channel as the API shows it: no secrets, ever.
-fn channel_view(c: &crate::runtime::ChannelHandle) -> serde_json::Value {
-    let plugin = c.plugin();
-    let secret: Vec<&str> = plugin
-        .manifest
-        .config
-        .iter()
-        .filter(|k| k.secret)
-        .map(|k| k.name.as_str())
-        .collect();
+/// The caller's tenant's channel, or 404 (also for channels of other tenants).
+async fn tenant_channel(
+    app: &Arc<App>,
+    p: &Principal,
+    id: &str,
+) -> Result<ChannelRecord, ApiError> {
+    let (inbox, t, i) = (app.inbox.clone(), p.tenant.clone(), id.to_string());
+    blocking(move || inbox.channel(&t, &i))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("unknown channel `{id}`")))
+}
+
+/// A channel as the API shows it: secrets masked, never returned.
+fn channel_view(app: &App, c: &ChannelRecord) -> serde_json::Value {
+    let running = app.runtime.channel(&c.id);
+    let plugin = running.as_ref().map(|r| r.plugin());
+    let secret: Vec<String> = plugin
+        .as_ref()
+        .map(|p| {
+            p.manifest
+                .config
+                .iter()
+                .filter(|k| k.secret)
+                .map(|k| k.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     let mut config = serde_json::Map::new();
-    for key in &plugin.manifest.config {
-        if let Some(v) = c.config_value(&key.name) {
-            let shown = if secret.contains(&key.name.as_str()) {
-                "********".to_string()
-            } else {
-                v
-            };
-            config.insert(key.name.clone(), json!(shown));
+    if let (Some(r), Some(p)) = (&running, &plugin) {
+        for key in &p.manifest.config {
+            if let Some(v) = r.config_value(&key.name) {
+                let shown = if secret.contains(&key.name) {
+                    "********".to_string()
+                } else {
+                    v
+                };
+                config.insert(key.name.clone(), json!(shown));
+            }
+        }
+    } else {
+        // Not running: show keys only.
+        for k in c.config.keys() {
+            config.insert(k.clone(), json!("********"));
         }
     }
     json!({
         "id": c.id,
-        "plugin": plugin.manifest.id,
-        "version": plugin.manifest.version,
-        "public_url": c.config_value("inlet.public_url"),
+        "name": c.name,
+        "plugin": c.plugin,
+        "version": plugin.as_ref().map(|p| p.manifest.version.clone()),
+        "running": running.is_some(),
+        "default_skill": c.default_skill,
+        "default_script": c.default_script,
+        "egress": c.egress,
+        "public_url": running.as_ref().and_then(|r| r.config_value("inlet.public_url")),
         "config": config,
-        "stats": c.stats(),
+        "stats": running.as_ref().map(|r| r.stats()),
     })
 }
 
@@ -218,13 +382,4 @@ fn load_error(e: LoadError) -> ApiError {
         _ => "plugin_load_failed",
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
-}
-
-fn channel_error(e: ChannelConfigError) -> ApiError {
-    let status = match e {
-        ChannelConfigError::Exists(_) => StatusCode::CONFLICT,
-        ChannelConfigError::UnknownPlugin(_) => StatusCode::NOT_FOUND,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::new(status, "invalid_channel", e.to_string())
 }

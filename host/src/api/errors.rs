@@ -8,7 +8,14 @@ use serde_json::{json, Value};
 use crate::model::ChannelError;
 use crate::runtime::{CallError, CallErrorKind};
 
-pub type Body = Full<Bytes>;
+/// Response bodies: whole (JSON) or streamed (server-sent events).
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+/// A whole body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    Full::new(bytes.into()).boxed()
+}
 
 /// Which way the failed plugin call went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +69,8 @@ impl ApiError {
             builder = builder.header("retry-after", secs.to_string());
         }
         builder
-            .body(Full::new(Bytes::from(body.to_string())))
-            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+            .body(full(body.to_string()))
+            .unwrap_or_else(|_| Response::new(full(Bytes::new())))
     }
 
     /// Map a plugin call failure onto HTTP: the plugin's structured error picks the status;
@@ -133,6 +140,23 @@ pub fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Respo
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+        .body(full(body))
+        .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+}
+
+impl From<crate::inbox::InboxError> for ApiError {
+    fn from(e: crate::inbox::InboxError) -> Self {
+        use crate::inbox::InboxError as E;
+        match e {
+            E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "not_found", m),
+            E::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            E::Store(s) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                s.to_string(),
+            ),
+        }
+    }
 }

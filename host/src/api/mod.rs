@@ -1,23 +1,102 @@
-//! The HTTP server: webhook ingress at `/webhooks/{channel_id}`, the admin API under
-//! `/api/v1` (bearer token), `/healthz`. hyper 1, HTTP/1.1, one task per connection.
+//! The HTTP server: webhook ingress at `/webhooks/{channel_id}`, the agent and admin API under
+//! `/api/v1` (bearer tokens with roles), `/healthz`. hyper 1, HTTP/1.1, one task per
+//! connection. Every route is listed once in [`ROUTES`]; `docs/openapi.json` documents
+//! exactly that list (a test keeps them in agreement).
 
 mod admin;
+mod agent;
+mod auth;
 pub mod errors;
 mod webhooks;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use subtle_eq::constant_time_eq;
 use tokio::net::TcpListener;
 
 use crate::app::App;
-use errors::{json_response, ApiError, Body};
+pub use auth::{Access, Principal};
+use errors::{full, json_response, ApiError, Body};
+
+/// The OpenAPI document, served at `/api/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// Every route: (method, path pattern). `{name}` matches one path segment.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("POST", "/webhooks/{channel_id}"),
+    ("GET", "/webhooks/{channel_id}"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/me"),
+    // operator
+    ("GET", "/api/v1/tenants"),
+    ("POST", "/api/v1/tenants"),
+    ("GET", "/api/v1/tenants/{tenant_id}"),
+    ("DELETE", "/api/v1/tenants/{tenant_id}"),
+    ("POST", "/api/v1/tenants/{tenant_id}/suspend"),
+    ("POST", "/api/v1/tenants/{tenant_id}/resume"),
+    ("GET", "/api/v1/tenants/{tenant_id}/export"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tokens"),
+    ("POST", "/api/v1/plugins"),
+    ("POST", "/api/v1/plugins/inspect"),
+    // tenant admin
+    ("GET", "/api/v1/plugins"),
+    ("GET", "/api/v1/plugins/{plugin_id}"),
+    ("GET", "/api/v1/channels"),
+    ("POST", "/api/v1/channels"),
+    ("GET", "/api/v1/channels/{channel_id}"),
+    ("DELETE", "/api/v1/channels/{channel_id}"),
+    ("POST", "/api/v1/channels/{channel_id}/messages"),
+    ("GET", "/api/v1/agents"),
+    ("POST", "/api/v1/agents"),
+    ("GET", "/api/v1/skills"),
+    ("POST", "/api/v1/skills"),
+    ("POST", "/api/v1/tokens"),
+    ("GET", "/api/v1/outbox"),
+    // agents
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/stream"),
+    ("GET", "/api/v1/cases"),
+    ("GET", "/api/v1/cases/{case_id}"),
+    ("POST", "/api/v1/cases/{case_id}/replies"),
+    ("POST", "/api/v1/cases/{case_id}/status"),
+    ("POST", "/api/v1/cases/{case_id}/assign"),
+    ("POST", "/api/v1/cases/{case_id}/notes"),
+    ("POST", "/api/v1/cases/{case_id}/tags"),
+    ("POST", "/api/v1/cases/{case_id}/messages/{seq}/retry"),
+    ("GET", "/api/v1/search"),
+];
+
+/// Match a request against [`ROUTES`]: the pattern and the captured segments.
+pub fn route(method: &Method, path: &str) -> Option<(&'static str, Vec<String>)> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    for (m, pattern) in ROUTES {
+        if *m != method.as_str() {
+            continue;
+        }
+        let parts: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+        if parts.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let ok = parts.iter().zip(&segments).all(|(p, s)| {
+            if p.starts_with('{') {
+                params.push(s.to_string());
+                !s.is_empty()
+            } else {
+                p == s
+            }
+        });
+        if ok {
+            return Some((pattern, params));
+        }
+    }
+    None
+}
 
 /// Serve until the listener fails or the task is aborted.
 pub async fn serve(app: Arc<App>, listener: TcpListener) {
@@ -34,7 +113,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
+                async move { Ok::<_, Infallible>(handle(app, req).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -46,52 +125,59 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
     }
 }
 
-async fn handle(app: Arc<App>, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let result = match segments.as_slice() {
-        ["healthz"] => Ok(json_response(
+    let Some((pattern, params)) = route(req.method(), &path) else {
+        let known_path = ROUTES.iter().any(|(_, p)| route_matches_path(p, &path));
+        return if known_path {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not allowed on {path}", req.method()),
+            )
+            .response()
+        } else {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                format!("no route for {path}"),
+            )
+            .response()
+        };
+    };
+    let result = match pattern {
+        "/healthz" => Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({"status": "ok"}),
         )),
-        ["webhooks", channel] => {
-            let channel = channel.to_string();
-            webhooks::handle(&app, &channel, req).await
-        }
-        ["api", "v1", rest @ ..] => {
-            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            match authorize(&app, &req) {
-                Ok(()) => admin::handle(&app, req, &rest).await,
-                Err(e) => Err(e),
+        "/webhooks/{channel_id}" => webhooks::handle(&app, &params[0], req).await,
+        "/api/v1/openapi.json" => Ok(Response::builder()
+            .header("content-type", "application/json")
+            .body(full(Bytes::from_static(OPENAPI.as_bytes())))
+            .unwrap_or_else(|_| Response::new(full(Bytes::new())))),
+        _ => match auth::authenticate(&app, &req).await {
+            Ok(principal) => {
+                if pattern.starts_with("/api/v1/cases")
+                    || matches!(
+                        pattern,
+                        "/api/v1/events" | "/api/v1/stream" | "/api/v1/search" | "/api/v1/me"
+                    )
+                {
+                    agent::handle(&app, &principal, req, pattern, &params).await
+                } else {
+                    admin::handle(&app, &principal, req, pattern, &params).await
+                }
             }
-        }
-        _ => Err(ApiError::not_found(format!("no route for {path}"))),
+            Err(e) => Err(e),
+        },
     };
     result.unwrap_or_else(|e| e.response())
 }
 
-fn authorize(app: &App, req: &Request<Incoming>) -> Result<(), ApiError> {
-    let given = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing `Authorization: Bearer <token>` header",
-            )
-        })?;
-    if constant_time_eq(given.as_bytes(), app.admin_token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "invalid API token",
-        ))
-    }
+fn route_matches_path(pattern: &str, path: &str) -> bool {
+    let a: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+    let b: Vec<&str> = path.trim_matches('/').split('/').collect();
+    a.len() == b.len() && a.iter().zip(&b).all(|(p, s)| p.starts_with('{') || p == s)
 }
 
 /// Read a body up to `max` bytes; larger bodies are a 413 that says the limit.
@@ -114,12 +200,21 @@ pub(crate) async fn read_body(body: Incoming, max: usize) -> Result<Bytes, ApiEr
     }
 }
 
-pub(crate) fn method_not_allowed(method: &Method) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{method} is not allowed here"),
-    )
+/// Parse a JSON body into `T`, with the parser's message on failure.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    body: Incoming,
+    max: usize,
+) -> Result<T, ApiError> {
+    let bytes = read_body(body, max).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+pub(crate) fn query_map(req: &Request<Incoming>) -> std::collections::HashMap<String, String> {
+    req.uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
 }
 
 pub(crate) fn bytes_response(
@@ -139,24 +234,22 @@ pub(crate) fn bytes_response(
         }
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "bad_plugin_response",
-                "plugin returned an invalid HTTP header",
-            )
-            .response()
-        })
+    builder.body(full(body)).unwrap_or_else(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "bad_plugin_response",
+            "plugin returned an invalid HTTP header",
+        )
+        .response()
+    })
 }
 
-/// Constant-time comparison for tokens.
-mod subtle_eq {
-    pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
+/// Run blocking inbox work off the reactor, mapping its errors.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::inbox::InboxError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::from)
 }

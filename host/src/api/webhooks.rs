@@ -1,7 +1,8 @@
-//! `/webhooks/{channel_id}`: hand the provider's request to the channel's plugin, record the
-//! events, and only then answer the provider with the plugin's response.
+//! `/webhooks/{channel_id}`: hand the provider's request to the channel's plugin, store the
+//! events durably in the inbox, and only then answer the provider with the plugin's response.
 //!
-//! A rejected request (bad signature, malformed body, stopped plugin) records nothing.
+//! A rejected request (bad signature, malformed body, stopped plugin, suspended tenant)
+//! stores nothing.
 
 use std::sync::Arc;
 
@@ -18,16 +19,37 @@ pub async fn handle(
     channel_id: &str,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let channel = app
-        .runtime
-        .channel(channel_id)
-        .ok_or_else(|| ApiError::not_found(format!("unknown channel `{channel_id}`")))?;
+    let unknown = || ApiError::not_found(format!("unknown channel `{channel_id}`"));
+    let inbox = app.inbox.clone();
+    let id = channel_id.to_string();
+    let record = super::blocking(move || {
+        let Some(tenant) = inbox.channel_owner(&id)? else {
+            return Ok(None);
+        };
+        let active = inbox
+            .tenant(&tenant)?
+            .is_some_and(|t| t.status == crate::inbox::TenantStatus::Active);
+        Ok(inbox.channel(&tenant, &id)?.map(|c| (c, active)))
+    })
+    .await?;
+    let (record, active) = record.ok_or_else(unknown)?;
+    if !active {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenant_suspended",
+            "this channel's tenant is suspended; nothing was stored",
+        ));
+    }
+    let channel = app.runtime.channel(channel_id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "channel_unavailable",
+            format!("channel `{channel_id}` is not running"),
+        )
+    })?;
     let (parts, body) = req.into_parts();
     let body = read_body(body, app.max_webhook_bytes).await?;
-    let public = channel
-        .config_value("inlet.public_url")
-        .unwrap_or_default()
-        .to_string();
+    let public = channel.config_value("inlet.public_url").unwrap_or_default();
     let raw_query = parts.uri.query().unwrap_or_default();
     let url = if raw_query.is_empty() {
         public
@@ -54,15 +76,20 @@ pub async fn handle(
         ApiError::from_call(&e, Direction::Inbound)
     })?;
     let count = received.events.len();
-    let new = app.sink.record(channel_id, received.events).map_err(|e| {
-        // Not durable: the provider must retry.
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            format!("events not stored: {e}"),
-        )
-    })?;
-    tracing::debug!(channel = %channel_id, events = count, new, "webhook accepted");
+    if count > 0 {
+        let inbox = app.inbox.clone();
+        let events = received.events;
+        let report = super::blocking(move || inbox.ingest(&record, events))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    format!("events not stored, retry: {}", e.message),
+                )
+            })?;
+        tracing::debug!(channel = %channel_id, events = count, new = report.new, duplicates = report.duplicates, "webhook accepted");
+    }
     let r = received.response;
     Ok(bytes_response(r.status, &r.headers, r.body))
 }

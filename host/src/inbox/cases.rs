@@ -58,9 +58,18 @@ pub struct ReplyRequest {
 const MAX_SCAN: usize = 200_000;
 
 impl Inbox {
-    pub fn list_cases(&self, tenant: &str, filter: &CaseFilter, cursor: Option<&str>, limit: usize) -> Result<CaseList> {
+    pub fn list_cases(
+        &self,
+        tenant: &str,
+        filter: &CaseFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<CaseList> {
         let statuses: Vec<CaseStatus> = if filter.status.is_empty() {
-            CaseStatus::ALL.into_iter().filter(|s| *s != CaseStatus::Closed).collect()
+            CaseStatus::ALL
+                .into_iter()
+                .filter(|s| *s != CaseStatus::Closed)
+                .collect()
         } else {
             filter.status.clone()
         };
@@ -84,7 +93,9 @@ impl Inbox {
                 .min_by(|a, b| a.1.cmp(b.1))
                 .map(|(i, _)| i);
             let Some(i) = best else { break };
-            let Some((sort, summary)) = streams[i].pop() else { break };
+            let Some((sort, summary)) = streams[i].pop() else {
+                break;
+            };
             scanned += 1;
             last_sort = Some(sort.clone());
             if !matches(filter, &summary) {
@@ -95,7 +106,9 @@ impl Inbox {
                 out.push(case);
             }
         }
-        let more = streams.iter_mut().any(|s| s.fill(self).is_ok() && s.head().is_some());
+        let more = streams
+            .iter_mut()
+            .any(|s| s.fill(self).is_ok() && s.head().is_some());
         Ok(CaseList {
             next_cursor: if more { last_sort } else { None },
             cases: out,
@@ -130,7 +143,11 @@ impl Inbox {
                     "a {} case cannot become {}{}",
                     old.status.as_str(),
                     to.as_str(),
-                    if old.status == CaseStatus::Closed { " (closed cases are never reopened)" } else { "" }
+                    if old.status == CaseStatus::Closed {
+                        " (closed cases are never reopened)"
+                    } else {
+                        ""
+                    }
                 )));
             }
             let mut case = old.clone();
@@ -142,12 +159,25 @@ impl Inbox {
             self.commit.commit(ops)?;
             (case, old.status)
         };
-        self.live.send(self.live_event(tenant, "status-changed", &case.id, &case.channel, serde_json::json!({"from": from, "to": to, "by": by})));
+        self.live.send(self.live_event(
+            tenant,
+            "status-changed",
+            &case.id,
+            &case.channel,
+            serde_json::json!({"from": from, "to": to, "by": by}),
+        ));
         Ok(case)
     }
 
     /// Assign (or with `None`, unassign) a case.
-    pub fn assign(&self, tenant: &str, id: &str, agent: Option<&str>, skill: Option<&str>, by: &str) -> Result<Case> {
+    pub fn assign(
+        &self,
+        tenant: &str,
+        id: &str,
+        agent: Option<&str>,
+        skill: Option<&str>,
+        by: &str,
+    ) -> Result<Case> {
         if let Some(a) = agent {
             if self.agent(tenant, a)?.is_none() {
                 return Err(InboxError::NotFound(format!("no agent `{a}`")));
@@ -157,7 +187,9 @@ impl Inbox {
             let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
             let old = self.case(tenant, id)?;
             if old.status == CaseStatus::Closed {
-                return Err(InboxError::Conflict("a closed case cannot be assigned".into()));
+                return Err(InboxError::Conflict(
+                    "a closed case cannot be assigned".into(),
+                ));
             }
             let mut case = old.clone();
             case.assignee = agent.map(str::to_string);
@@ -173,7 +205,13 @@ impl Inbox {
             self.commit.commit(ops)?;
             case
         };
-        self.live.send(self.live_event(tenant, "assigned", &case.id, &case.channel, serde_json::json!({"assignee": case.assignee, "skill": case.skill, "by": by})));
+        self.live.send(self.live_event(
+            tenant,
+            "assigned",
+            &case.id,
+            &case.channel,
+            serde_json::json!({"assignee": case.assignee, "skill": case.skill, "by": by}),
+        ));
         Ok(case)
     }
 
@@ -189,14 +227,29 @@ impl Inbox {
             text: text.to_string(),
             created_ms: now_ms(),
         };
-        self.commit.commit(vec![put(keys::note(tenant, id, &format!("{}-{}", keys::pad(note.created_ms), note.id)), &note)])?;
+        self.commit.commit(vec![put(
+            keys::note(
+                tenant,
+                id,
+                &format!("{}-{}", keys::pad(note.created_ms), note.id),
+            ),
+            &note,
+        )])?;
         Ok(note)
     }
 
-    pub fn set_tags(&self, tenant: &str, id: &str, add: &[String], remove: &[String]) -> Result<Case> {
+    pub fn set_tags(
+        &self,
+        tenant: &str,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<Case> {
         for tag in add {
             if tag.is_empty() || tag.len() > 64 || tag.contains('\u{0}') {
-                return Err(InboxError::Invalid(format!("tag `{tag}` must be 1-64 characters")));
+                return Err(InboxError::Invalid(format!(
+                    "tag `{tag}` must be 1-64 characters"
+                )));
             }
         }
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
@@ -217,9 +270,17 @@ impl Inbox {
     }
 
     /// Record an outbound reply as `queued` and put it in the outbox, atomically.
-    pub fn reply(&self, tenant: &str, id: &str, author: Author, request: ReplyRequest) -> Result<Message> {
+    pub fn reply(
+        &self,
+        tenant: &str,
+        id: &str,
+        author: Author,
+        request: ReplyRequest,
+    ) -> Result<Message> {
         if request.content.text.trim().is_empty() && request.content.attachments.is_empty() {
-            return Err(InboxError::Invalid("a reply needs text or an attachment".into()));
+            return Err(InboxError::Invalid(
+                "a reply needs text or an attachment".into(),
+            ));
         }
         let message = {
             let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
@@ -265,30 +326,53 @@ impl Inbox {
                 last_error: None,
                 created_ms: now,
             };
-            let mut ops = vec![put(msg_key, &message), put(keys::outbox(now, tenant, &entry.message_key), &entry)];
+            let mut ops = vec![
+                put(msg_key, &message),
+                put(keys::outbox(now, tenant, &entry.message_key), &entry),
+            ];
             for term in terms(&request.content.text) {
-                ops.push(Op::Put(keys::term(tenant, &term, &case.id, seq), Vec::new()));
+                ops.push(Op::Put(
+                    keys::term(tenant, &term, &case.id, seq),
+                    Vec::new(),
+                ));
             }
             self.write_case(Some(&old), &case, &mut ops);
             self.commit.commit(ops)?;
             message
         };
-        self.live.send(self.live_event(tenant, "message-created", &message.case_id, "", serde_json::json!({"message": message.id, "direction": "outbound"})));
+        self.live.send(self.live_event(
+            tenant,
+            "message-created",
+            &message.case_id,
+            "",
+            serde_json::json!({"message": message.id, "direction": "outbound"}),
+        ));
         Ok(message)
     }
 
     /// Messages whose text contains every word of `query`, newest cases first.
-    pub fn search(&self, tenant: &str, query: &str, visible: Option<&[String]>, limit: usize) -> Result<Vec<Message>> {
+    pub fn search(
+        &self,
+        tenant: &str,
+        query: &str,
+        visible: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
         let words = terms(query);
         let Some(first) = words.first() else {
-            return Err(InboxError::Invalid("search needs at least one word of 2+ characters".into()));
+            return Err(InboxError::Invalid(
+                "search needs at least one word of 2+ characters".into(),
+            ));
         };
         let prefix = keys::term_prefix(tenant, first);
         let mut out = Vec::new();
         for (k, _) in self.scan(&prefix, None, 5000)? {
             let rest = keys::after_prefix(&k, &prefix);
             let mut parts = rest.split('\u{0}');
-            let (Some(case_id), Some(seq)) = (parts.next(), parts.next().and_then(|s| s.parse::<u64>().ok())) else {
+            let (Some(case_id), Some(seq)) = (
+                parts.next(),
+                parts.next().and_then(|s| s.parse::<u64>().ok()),
+            ) else {
                 continue;
             };
             let Some(message) = self.read::<Message>(&keys::message(tenant, case_id, seq))? else {
@@ -316,10 +400,14 @@ impl Inbox {
 
 fn matches(f: &CaseFilter, s: &CaseSummary) -> bool {
     f.channel.as_ref().is_none_or(|c| &s.channel == c)
-        && f.assignee.as_ref().is_none_or(|a| s.assignee.as_ref() == Some(a))
+        && f.assignee
+            .as_ref()
+            .is_none_or(|a| s.assignee.as_ref() == Some(a))
         && f.skill.as_ref().is_none_or(|k| &s.skill == k)
         && f.tag.as_ref().is_none_or(|t| s.tags.contains(t))
-        && f.visible_channels.as_ref().is_none_or(|v| v.contains(&s.channel))
+        && f.visible_channels
+            .as_ref()
+            .is_none_or(|v| v.contains(&s.channel))
 }
 
 /// A buffered scan over one status's index, positioned after the cursor.

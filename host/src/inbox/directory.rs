@@ -37,11 +37,15 @@ impl Inbox {
         }
         let region = region.trim().to_ascii_uppercase();
         if region.is_empty() || region.len() > 8 {
-            return Err(InboxError::Invalid("region must be a short code such as EU, US, AU, JP".into()));
+            return Err(InboxError::Invalid(
+                "region must be a short code such as EU, US, AU, JP".into(),
+            ));
         }
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
         if self.store.get(&keys::tenant(id))?.is_some() {
-            return Err(InboxError::Conflict(format!("tenant `{id}` already exists")));
+            return Err(InboxError::Conflict(format!(
+                "tenant `{id}` already exists"
+            )));
         }
         let tenant = Tenant {
             id: id.to_string(),
@@ -87,8 +91,9 @@ impl Inbox {
             after = Some(last.0.clone());
             for (k, v) in batch {
                 let key = keys::after_prefix(&k, &prefix).replace('\u{0}', "/");
-                let value: serde_json::Value = serde_json::from_slice(&v)
-                    .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&v).into_owned()));
+                let value: serde_json::Value = serde_json::from_slice(&v).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&v).into_owned())
+                });
                 lines.push(serde_json::json!({"key": key, "value": value}).to_string());
             }
         }
@@ -144,12 +149,18 @@ impl Inbox {
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(owner) = self.store.get(&keys::channel_route(&record.id))? {
             if owner != record.tenant.as_bytes() {
-                return Err(InboxError::Conflict(format!("channel id `{}` is taken", record.id)));
+                return Err(InboxError::Conflict(format!(
+                    "channel id `{}` is taken",
+                    record.id
+                )));
             }
         }
         self.commit.commit(vec![
             put(keys::channel(&record.tenant, &record.id), record),
-            Op::Put(keys::channel_route(&record.id), record.tenant.as_bytes().to_vec()),
+            Op::Put(
+                keys::channel_route(&record.id),
+                record.tenant.as_bytes().to_vec(),
+            ),
         ])?;
         Ok(())
     }
@@ -195,9 +206,13 @@ impl Inbox {
 
     pub fn put_agent(&self, agent: &Agent) -> Result<()> {
         if !valid_id(&agent.id) {
-            return Err(InboxError::Invalid(format!("agent id `{}` must be 1-64 of a-z, 0-9, - or _", agent.id)));
+            return Err(InboxError::Invalid(format!(
+                "agent id `{}` must be 1-64 of a-z, 0-9, - or _",
+                agent.id
+            )));
         }
-        self.commit.commit(vec![put(keys::agent(&agent.tenant, &agent.id), agent)])?;
+        self.commit
+            .commit(vec![put(keys::agent(&agent.tenant, &agent.id), agent)])?;
         Ok(())
     }
 
@@ -211,9 +226,13 @@ impl Inbox {
 
     pub fn put_skill(&self, skill: &Skill) -> Result<()> {
         if !valid_id(&skill.id) {
-            return Err(InboxError::Invalid(format!("skill id `{}` must be 1-64 of a-z, 0-9, - or _", skill.id)));
+            return Err(InboxError::Invalid(format!(
+                "skill id `{}` must be 1-64 of a-z, 0-9, - or _",
+                skill.id
+            )));
         }
-        self.commit.commit(vec![put(keys::skill(&skill.tenant, &skill.id), skill)])?;
+        self.commit
+            .commit(vec![put(keys::skill(&skill.tenant, &skill.id), skill)])?;
         Ok(())
     }
 
@@ -223,9 +242,16 @@ impl Inbox {
 
     // ---- tokens
 
-    pub fn create_token(&self, tenant: &str, role: Role, agent: Option<String>) -> Result<NewToken> {
+    pub fn create_token(
+        &self,
+        tenant: &str,
+        role: Role,
+        agent: Option<String>,
+    ) -> Result<NewToken> {
         if role == Role::Agent && agent.is_none() {
-            return Err(InboxError::Invalid("an agent token names the agent it acts as".into()));
+            return Err(InboxError::Invalid(
+                "an agent token names the agent it acts as".into(),
+            ));
         }
         if let Some(a) = &agent {
             if self.agent(tenant, a)?.is_none() {
@@ -247,7 +273,8 @@ impl Inbox {
             agent,
             created_ms: now_ms(),
         };
-        self.commit.commit(vec![put(keys::token(&token_hash(&token)), &record)])?;
+        self.commit
+            .commit(vec![put(keys::token(&token_hash(&token)), &record)])?;
         Ok(NewToken { token, record })
     }
 

@@ -32,7 +32,11 @@ pub fn terms(text: &str) -> Vec<String> {
 
 impl Inbox {
     /// Store `events` received on `channel`. Returns once they are durable.
-    pub fn ingest(&self, channel: &ChannelRecord, events: Vec<InboundEvent>) -> Result<IngestReport> {
+    pub fn ingest(
+        &self,
+        channel: &ChannelRecord,
+        events: Vec<InboundEvent>,
+    ) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         let mut live = Vec::new();
         {
@@ -55,7 +59,10 @@ impl Inbox {
                         received_ms: now_ms(),
                     },
                 ));
-                ops.push(Op::Put(dedupe, case_id.clone().unwrap_or_default().into_bytes()));
+                ops.push(Op::Put(
+                    dedupe,
+                    case_id.clone().unwrap_or_default().into_bytes(),
+                ));
                 // One event, one atomic batch.
                 self.store.apply(ops)?;
                 report.new += 1;
@@ -87,16 +94,46 @@ impl Inbox {
         let t = &channel.tenant;
         match event {
             InboundEvent::Message(msg) => {
-                let case = self.inbound(channel, &msg.conversation, &msg.contact, msg.text.clone(), msg.attachments.clone(), None, Some(&msg.provider_id), ops, live)?;
+                let case = self.inbound(
+                    channel,
+                    &msg.conversation,
+                    &msg.contact,
+                    msg.text.clone(),
+                    msg.attachments.clone(),
+                    None,
+                    Some(&msg.provider_id),
+                    ops,
+                    live,
+                )?;
                 Ok(Some(case))
             }
             InboundEvent::Postback(p) => {
                 let text = p.label.clone().or_else(|| Some(p.payload.clone()));
-                let case = self.inbound(channel, &p.conversation, &p.contact, text, Vec::new(), Some(p.payload.clone()), None, ops, live)?;
+                let case = self.inbound(
+                    channel,
+                    &p.conversation,
+                    &p.contact,
+                    text,
+                    Vec::new(),
+                    Some(p.payload.clone()),
+                    None,
+                    ops,
+                    live,
+                )?;
                 Ok(Some(case))
             }
             InboundEvent::Public(item) => {
-                let case = self.inbound(channel, &item.conversation, &item.author, item.text.clone(), item.attachments.clone(), None, Some(&item.provider_id), ops, live)?;
+                let case = self.inbound(
+                    channel,
+                    &item.conversation,
+                    &item.author,
+                    item.text.clone(),
+                    item.attachments.clone(),
+                    None,
+                    Some(&item.provider_id),
+                    ops,
+                    live,
+                )?;
                 Ok(Some(case))
             }
             InboundEvent::Edit(edit) => {
@@ -110,16 +147,35 @@ impl Inbox {
                         message.edited = true;
                         message.updated_ms = now_ms();
                         for term in message.text.as_deref().map(terms).unwrap_or_default() {
-                            ops.push(Op::Put(keys::term(t, &term, &message.case_id, message.seq), Vec::new()));
+                            ops.push(Op::Put(
+                                keys::term(t, &term, &message.case_id, message.seq),
+                                Vec::new(),
+                            ));
                         }
                         let case_id = message.case_id.clone();
                         ops.push(put(msg_key, &message));
-                        live.push(self.live_event(t, "message-edited", &case_id, &channel.id, serde_json::json!({"message": message.id})));
+                        live.push(self.live_event(
+                            t,
+                            "message-edited",
+                            &case_id,
+                            &channel.id,
+                            serde_json::json!({"message": message.id}),
+                        ));
                         Ok(Some(case_id))
                     }
                     // The original never reached us: keep the edit as a message of its own.
                     None => {
-                        let case = self.inbound(channel, &edit.conversation, &edit.contact, edit.text.clone(), edit.attachments.clone(), None, Some(&edit.provider_id), ops, live)?;
+                        let case = self.inbound(
+                            channel,
+                            &edit.conversation,
+                            &edit.contact,
+                            edit.text.clone(),
+                            edit.attachments.clone(),
+                            None,
+                            Some(&edit.provider_id),
+                            ops,
+                            live,
+                        )?;
                         Ok(Some(case))
                     }
                 }
@@ -173,14 +229,22 @@ impl Inbox {
             return Ok(None);
         };
         // Receipts arrive out of order: keep the furthest status; failure always wins.
-        if r.status == DeliveryStatus::Failed || (message.status != DeliveryStatus::Failed && r.status > message.status) {
+        if r.status == DeliveryStatus::Failed
+            || (message.status != DeliveryStatus::Failed && r.status > message.status)
+        {
             message.status = r.status;
             if r.status == DeliveryStatus::Failed {
                 message.failure = error;
             }
             message.updated_ms = now_ms();
             let case_id = message.case_id.clone();
-            live.push(self.live_event(t, "delivery-status", &case_id, &channel.id, serde_json::json!({"message": message.id, "status": message.status})));
+            live.push(self.live_event(
+                t,
+                "delivery-status",
+                &case_id,
+                &channel.id,
+                serde_json::json!({"message": message.id, "status": message.status}),
+            ));
             ops.push(put(msg_key, &message));
             return Ok(Some(case_id));
         }
@@ -210,7 +274,10 @@ impl Inbox {
             None => None,
         };
         let (mut case, old) = match existing {
-            Some(c) if c.status == CaseStatus::Closed => (self.new_case(channel, conversation, &contact, &text, now), None),
+            Some(c) if c.status == CaseStatus::Closed => (
+                self.new_case(channel, conversation, &contact, &text, now),
+                None,
+            ),
             Some(c) if c.status == CaseStatus::Resolved => {
                 let within = c
                     .resolved_ms
@@ -223,7 +290,10 @@ impl Inbox {
                     live.push(self.live_event(t, "status-changed", &c.id, &channel.id, serde_json::json!({"from": "resolved", "to": "open", "reason": "customer wrote again"})));
                     (c, Some(old))
                 } else {
-                    (self.new_case(channel, conversation, &contact, &text, now), None)
+                    (
+                        self.new_case(channel, conversation, &contact, &text, now),
+                        None,
+                    )
                 }
             }
             Some(c) => {
@@ -234,10 +304,19 @@ impl Inbox {
                 }
                 (c, Some(old))
             }
-            None => (self.new_case(channel, conversation, &contact, &text, now), None),
+            None => (
+                self.new_case(channel, conversation, &contact, &text, now),
+                None,
+            ),
         };
         if old.is_none() {
-            live.push(self.live_event(t, "case-created", &case.id, &channel.id, serde_json::json!({"contact": contact.id})));
+            live.push(self.live_event(
+                t,
+                "case-created",
+                &case.id,
+                &channel.id,
+                serde_json::json!({"contact": contact.id}),
+            ));
         }
         case.message_count += 1;
         case.updated_ms = now;
@@ -264,7 +343,10 @@ impl Inbox {
         };
         let msg_key = keys::message(t, &case.id, seq);
         if let Some(pid) = provider_id {
-            ops.push(Op::Put(keys::provider_message(t, &channel.id, pid), msg_key.clone()));
+            ops.push(Op::Put(
+                keys::provider_message(t, &channel.id, pid),
+                msg_key.clone(),
+            ));
         }
         for term in text.as_deref().map(terms).unwrap_or_default() {
             ops.push(Op::Put(keys::term(t, &term, &case.id, seq), Vec::new()));
@@ -272,11 +354,24 @@ impl Inbox {
         ops.push(put(msg_key, &message));
         ops.push(Op::Put(conv_key, case.id.as_bytes().to_vec()));
         self.write_case(old.as_ref(), &case, ops);
-        live.push(self.live_event(t, "message-created", &case.id, &channel.id, serde_json::json!({"message": message.id, "direction": "inbound"})));
+        live.push(self.live_event(
+            t,
+            "message-created",
+            &case.id,
+            &channel.id,
+            serde_json::json!({"message": message.id, "direction": "inbound"}),
+        ));
         Ok(case.id)
     }
 
-    fn new_case(&self, channel: &ChannelRecord, conversation: &str, contact: &Contact, text: &Option<String>, now: u64) -> Case {
+    fn new_case(
+        &self,
+        channel: &ChannelRecord,
+        conversation: &str,
+        contact: &Contact,
+        text: &Option<String>,
+        now: u64,
+    ) -> Case {
         Case {
             id: new_id("case"),
             tenant: channel.tenant.clone(),
@@ -297,11 +392,18 @@ impl Inbox {
         }
     }
 
-    fn contact_for(&self, channel: &ChannelRecord, who: &m::Contact, ops: &mut Vec<Op>) -> Result<Contact> {
+    fn contact_for(
+        &self,
+        channel: &ChannelRecord,
+        who: &m::Contact,
+        ops: &mut Vec<Op>,
+    ) -> Result<Contact> {
         let t = &channel.tenant;
         let ident = keys::identity(t, &channel.id, &who.id);
         if let Some(id) = self.store.get(&ident)? {
-            if let Some(mut c) = self.read::<Contact>(&keys::contact(t, &String::from_utf8_lossy(&id)))? {
+            if let Some(mut c) =
+                self.read::<Contact>(&keys::contact(t, &String::from_utf8_lossy(&id)))?
+            {
                 // Names change; keep the latest the provider told us.
                 if who.display_name.is_some() && who.display_name != c.display_name {
                     c.display_name = who.display_name.clone();
@@ -330,7 +432,11 @@ impl Inbox {
     pub(super) fn write_case(&self, old: Option<&Case>, case: &Case, ops: &mut Vec<Op>) {
         let t = &case.tenant;
         if let Some(o) = old {
-            ops.push(Op::Delete(keys::inbox(t, o.status.as_str(), &keys::sort_key(o.priority, o.created_ms, &o.id))));
+            ops.push(Op::Delete(keys::inbox(
+                t,
+                o.status.as_str(),
+                &keys::sort_key(o.priority, o.created_ms, &o.id),
+            )));
         }
         let summary = CaseSummary {
             channel: case.channel.clone(),
@@ -338,11 +444,25 @@ impl Inbox {
             skill: case.skill.clone(),
             tags: case.tags.clone(),
         };
-        ops.push(put(keys::inbox(t, case.status.as_str(), &keys::sort_key(case.priority, case.created_ms, &case.id)), &summary));
+        ops.push(put(
+            keys::inbox(
+                t,
+                case.status.as_str(),
+                &keys::sort_key(case.priority, case.created_ms, &case.id),
+            ),
+            &summary,
+        ));
         ops.push(put(keys::case(t, &case.id), case));
     }
 
-    pub(super) fn live_event(&self, tenant: &str, kind: &'static str, case_id: &str, channel: &str, detail: serde_json::Value) -> LiveEvent {
+    pub(super) fn live_event(
+        &self,
+        tenant: &str,
+        kind: &'static str,
+        case_id: &str,
+        channel: &str,
+        detail: serde_json::Value,
+    ) -> LiveEvent {
         LiveEvent {
             tenant: tenant.to_string(),
             kind,
@@ -354,7 +474,13 @@ impl Inbox {
     }
 
     /// The accepted-event journal, oldest first, after `after`.
-    pub fn journal(&self, tenant: &str, channel: Option<&str>, after: u64, limit: usize) -> Result<Vec<JournalEntry>> {
+    pub fn journal(
+        &self,
+        tenant: &str,
+        channel: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>> {
         let prefix = keys::journals(tenant);
         let start = (after > 0).then(|| keys::journal(tenant, after));
         let mut out = Vec::new();
@@ -379,4 +505,3 @@ impl Inbox {
         Ok(out)
     }
 }
-

@@ -167,7 +167,10 @@ mod tests {
     fn one_tenants_prefix_never_covers_another_tenants_keys() {
         let a = tenant_all("acme");
         assert!(case("acme", "c1").starts_with(&a));
-        assert!(!case("acme-eu", "c1").starts_with(&a), "a tenant id that extends another");
+        assert!(
+            !case("acme-eu", "c1").starts_with(&a),
+            "a tenant id that extends another"
+        );
         assert!(!case("acm", "c1").starts_with(&a));
     }
 

@@ -183,5 +183,10 @@ pub fn new_id(prefix: &str) -> String {
         use std::io::Read;
         f.read_exact(&mut bytes)
     });
-    format!("{prefix}_{:x}{:04x}{}", nanos / 1000, n & 0xffff, hex::encode(bytes))
+    format!(
+        "{prefix}_{:x}{:04x}{}",
+        nanos / 1000,
+        n & 0xffff,
+        hex::encode(bytes)
+    )
 }

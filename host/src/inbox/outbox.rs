@@ -60,7 +60,13 @@ impl Inbox {
     }
 
     /// The provider accepted the message.
-    pub fn outbox_sent(&self, key: &[u8], entry: &OutboxEntry, provider_id: &str, status: DeliveryStatus) -> Result<()> {
+    pub fn outbox_sent(
+        &self,
+        key: &[u8],
+        entry: &OutboxEntry,
+        provider_id: &str,
+        status: DeliveryStatus,
+    ) -> Result<()> {
         let case_id = {
             let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
             let Some(mut message) = self.read::<Message>(entry.message_key.as_bytes())? else {
@@ -92,12 +98,24 @@ impl Inbox {
             self.commit.commit(ops)?;
             message.case_id
         };
-        self.live.send(self.live_event(&entry.tenant, "delivery-status", &case_id, &entry.channel, serde_json::json!({"message_key": entry.message_key, "status": status})));
+        self.live.send(self.live_event(
+            &entry.tenant,
+            "delivery-status",
+            &case_id,
+            &entry.channel,
+            serde_json::json!({"message_key": entry.message_key, "status": status}),
+        ));
         Ok(())
     }
 
     /// The send failed. `retry_at` reschedules it; `None` marks it failed for good.
-    pub fn outbox_failed(&self, key: &[u8], entry: &OutboxEntry, error: &str, retry_at: Option<Millis>) -> Result<()> {
+    pub fn outbox_failed(
+        &self,
+        key: &[u8],
+        entry: &OutboxEntry,
+        error: &str,
+        retry_at: Option<Millis>,
+    ) -> Result<()> {
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let Some(mut message) = self.read::<Message>(entry.message_key.as_bytes())? else {
             self.commit.commit(vec![Op::Delete(key.to_vec())])?;
@@ -110,7 +128,10 @@ impl Inbox {
         message.updated_ms = now_ms();
         let mut ops = vec![Op::Delete(key.to_vec())];
         match retry_at {
-            Some(at) => ops.push(put(keys::outbox(at, &entry.tenant, &entry.message_key), &next)),
+            Some(at) => ops.push(put(
+                keys::outbox(at, &entry.tenant, &entry.message_key),
+                &next,
+            )),
             None => message.status = DeliveryStatus::Failed,
         }
         ops.push(put(entry.message_key.as_bytes().to_vec(), &message));
@@ -127,7 +148,9 @@ impl Inbox {
             .read(&key)?
             .ok_or_else(|| InboxError::NotFound(format!("no message {seq} in case `{case_id}`")))?;
         if message.direction != Direction::Outbound || message.status != DeliveryStatus::Failed {
-            return Err(InboxError::Conflict("only a failed outbound message can be retried".into()));
+            return Err(InboxError::Conflict(
+                "only a failed outbound message can be retried".into(),
+            ));
         }
         message.status = DeliveryStatus::Queued;
         message.updated_ms = now_ms();

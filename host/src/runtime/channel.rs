@@ -170,7 +170,9 @@ impl ChannelHandle {
     /// path without the hop onto tokio's blocking pool.
     pub fn receive_blocking(&self, request: m::HttpRequest) -> Result<m::Received, CallError> {
         let request: wit::HttpRequest = request.into();
-        self.call_blocking(self.binding.load_full(), move |g, s| g.call_receive(s, &request))
+        self.call_blocking(self.binding.load_full(), move |g, s| {
+            g.call_receive(s, &request)
+        })
     }
 
     pub async fn send(self: &Arc<Self>, message: m::OutboundMessage) -> Result<m::Sent, CallError> {

@@ -1,0 +1,126 @@
+//! The demo a newcomer gets from `inlet serve` without a config: the bundled Telegram Bot API
+//! and Twilio simulators run in-process, a Telegram and an SMS channel point at them, and a
+//! simulated customer writes in on each, so the inbox has cases to work from the first second.
+//! Replies sent through the API really travel through the plugins to the simulators.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use inlet_simulators::{TelegramSim, TwilioSim};
+
+use crate::app::App;
+use crate::config::{ChannelEntry, Config};
+
+pub const TELEGRAM_TOKEN: &str = "424242:DEMO-bot-token";
+pub const TELEGRAM_SECRET: &str = "demo-webhook-secret";
+pub const TELEGRAM_CHAT: i64 = 100200300;
+pub const TWILIO_SID: &str = "ACdemo0000000000000000000000000000";
+pub const TWILIO_TOKEN: &str = "demo-twilio-auth-token";
+pub const TWILIO_NUMBER: &str = "+15005550006";
+pub const CUSTOMER_PHONE: &str = "+14155550123";
+
+pub struct Demo {
+    pub telegram: TelegramSim,
+    pub twilio: TwilioSim,
+}
+
+impl Demo {
+    /// Start the simulators and add the demo channels to `config`.
+    pub async fn start(config: &mut Config) -> Result<Self> {
+        let telegram = TelegramSim::start(TELEGRAM_TOKEN).await?;
+        telegram.add_chat(TELEGRAM_CHAT);
+        let twilio = TwilioSim::start(TWILIO_SID, TWILIO_TOKEN).await?;
+        twilio.add_number(TWILIO_NUMBER);
+        let tg = telegram.base_url();
+        let tw = twilio.base_url();
+        let entry = |id: &str, plugin: &str, config: &[(&str, &str)], egress: &str| ChannelEntry {
+            id: id.into(),
+            plugin: plugin.into(),
+            tenant: None,
+            name: None,
+            config: config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            egress: vec![egress.to_string()],
+            public_url: None,
+            default_skill: "support".into(),
+            default_script: "welcome".into(),
+        };
+        config.channels.push(entry(
+            "telegram-demo",
+            "telegram",
+            &[
+                ("bot_token", TELEGRAM_TOKEN),
+                ("webhook_secret", TELEGRAM_SECRET),
+                ("api_base", &tg),
+            ],
+            &tg,
+        ));
+        config.channels.push(entry(
+            "sms-demo",
+            "twilio-sms",
+            &[
+                ("account_sid", TWILIO_SID),
+                ("auth_token", TWILIO_TOKEN),
+                ("from_number", TWILIO_NUMBER),
+                ("api_base", &tw),
+            ],
+            &tw,
+        ));
+        tracing::info!(telegram = %tg, twilio = %tw, "demo: provider simulators running");
+        Ok(Self { telegram, twilio })
+    }
+
+    /// A simulated customer writes in on both channels (redeliveries are deduplicated, so a
+    /// restart does not duplicate them).
+    pub fn customer_writes_in(&self, app: Arc<App>) -> tokio::task::JoinHandle<()> {
+        let update = self.telegram.update_text(
+            1,
+            TELEGRAM_CHAT,
+            TELEGRAM_CHAT,
+            "Ada",
+            "Hi! My parcel #4711 has not arrived yet. Can you help?",
+        );
+        let sms = self.twilio.inbound_sms(
+            "SM00000000000000000000000000000001",
+            CUSTOMER_PHONE,
+            TWILIO_NUMBER,
+            "Hello, I need to change my delivery address.",
+            &[],
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let base = app.public_base_url.clone();
+            // As Telegram delivers: JSON with the secret-token header.
+            let tg_headers = [
+                ("content-type", "application/json"),
+                ("x-telegram-bot-api-secret-token", TELEGRAM_SECRET),
+            ];
+            match inlet_simulators::post(
+                &format!("{base}/webhooks/telegram-demo"),
+                &tg_headers,
+                update.to_string(),
+            )
+            .await
+            {
+                Ok((status, _, _)) => tracing::info!(status, "demo: a customer wrote on Telegram"),
+                Err(e) => tracing::warn!("demo: Telegram delivery failed: {e}"),
+            }
+            // As Twilio delivers: a signed form post.
+            let url = format!("{base}/webhooks/sms-demo");
+            let signature = inlet_simulators::twilio::signature(TWILIO_TOKEN, &url, &sms);
+            let sms_headers = [
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-twilio-signature", signature.as_str()),
+            ];
+            match inlet_simulators::post(&url, &sms_headers, inlet_simulators::form_encode(&sms))
+                .await
+            {
+                Ok((status, _, _)) => tracing::info!(status, "demo: a customer wrote by SMS"),
+                Err(e) => tracing::warn!("demo: SMS delivery failed: {e}"),
+            }
+        })
+    }
+}
