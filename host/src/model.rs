@@ -390,8 +390,11 @@ pub struct Polled {
 pub struct Choice {
     pub id: String,
     pub title: String,
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
     pub image_url: Option<String>,
+    #[serde(default)]
     pub url: Option<String>,
 }
 
@@ -486,16 +489,28 @@ pub enum Rich {
     Template(ProviderTemplate),
 }
 
-/// A message as the channel will show it (already adapted to its capabilities).
+/// A message as the channel will show it (already adapted to its capabilities). Only `text`
+/// is required when it is written as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Content {
     pub text: String,
+    #[serde(default = "plain")]
     pub format: TextFormat,
+    #[serde(default)]
     pub formatted: Option<String>,
+    #[serde(default)]
     pub quick_replies: Vec<Choice>,
+    #[serde(default)]
     pub buttons: Vec<Choice>,
+    #[serde(default)]
     pub rich: Option<Rich>,
+    #[serde(default)]
     pub attachments: Vec<Attachment>,
+}
+
+fn plain() -> TextFormat {
+    TextFormat::Plain
 }
 
 impl Content {

@@ -137,7 +137,11 @@ impl Delivery {
                 };
                 let retry_at = retry_at.filter(|_| entry.attempts + 1 < MAX_ATTEMPTS);
                 tracing::info!(channel = %entry.channel, attempts = entry.attempts + 1, retry = retry_at.is_some(), "send failed: {err}");
-                self.fail(key, entry, err.to_string(), retry_at).await?;
+                let reason = match err.channel_error().and_then(|c| c.provider_code()) {
+                    Some(code) => format!("{err} (provider code {code})"),
+                    None => err.to_string(),
+                };
+                self.fail(key, entry, reason, retry_at).await?;
                 Ok(false)
             }
         }
