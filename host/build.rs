@@ -20,6 +20,7 @@ fn main() {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or(manifest_dir.clone());
+    println!("cargo:rerun-if-changed=build.rs");
     for dir in ["wit", "sdk", "plugins", "tests/fixtures", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -51,6 +52,7 @@ fn main() {
     for (feature, name) in [
         ("v2", "misbehave-v2.wasm"),
         ("broken-health", "misbehave-broken.wasm"),
+        ("regional", "misbehave-regional.wasm"),
     ] {
         cargo_build(
             &root,

@@ -1,0 +1,458 @@
+//! Tenants: one Inlet serving several companies, each isolated. Every cross-tenant access is a
+//! 404 (never revealing that the object exists elsewhere); roles and channel permissions are
+//! enforced on every path; suspend, export and delete behave as an operator expects.
+
+use http::Method;
+use inlet::runtime::Limits;
+use inlet_tests::{Inlet, ADMIN_TOKEN};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/{name}", inlet::bundled::FIXTURE_DIR);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// An API call with a given token (and, for the operator, a tenant header).
+async fn call(
+    inlet: &Inlet,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<(u16, Value)> {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    let bytes = match &body {
+        Some(b) => {
+            headers.push(("content-type", "application/json"));
+            b.to_string().into_bytes()
+        }
+        None => Vec::new(),
+    };
+    let r = inlet_simulators::request(
+        method,
+        &inlet.url(&format!("/api/v1{path}")),
+        &headers,
+        bytes,
+    )
+    .await?;
+    let text = r.text();
+    let json = serde_json::from_slice(&r.body).unwrap_or(Value::String(text));
+    Ok((r.status, json))
+}
+
+struct World {
+    inlet: Inlet,
+    acme: String,
+    globex: String,
+    acme_case: String,
+}
+
+async fn world() -> anyhow::Result<World> {
+    let inlet = Inlet::start(Vec::new(), Limits::default()).await?;
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let r = inlet_simulators::request(
+        Method::POST,
+        &inlet.url("/api/v1/plugins"),
+        &[("authorization", &auth)],
+        fixture("misbehave-v1.wasm"),
+    )
+    .await?;
+    anyhow::ensure!(r.status == 200, "install: {}", r.text());
+    let mut tokens = Vec::new();
+    for (id, region) in [("acme", "EU"), ("globex", "US")] {
+        let (s, t) = call(
+            &inlet,
+            ADMIN_TOKEN,
+            Method::POST,
+            "/tenants",
+            Some(json!({"id": id, "name": id, "region": region})),
+        )
+        .await?;
+        anyhow::ensure!(s == 201, "tenant: {t}");
+        let (s, tok) = call(
+            &inlet,
+            ADMIN_TOKEN,
+            Method::POST,
+            &format!("/tenants/{id}/tokens"),
+            Some(json!({"role": "admin"})),
+        )
+        .await?;
+        anyhow::ensure!(s == 201, "token: {tok}");
+        let token = tok["token"].as_str().unwrap_or_default().to_string();
+        let channel = json!({"id": format!("{id}-chat"), "plugin": "misbehave", "default_skill": "support", "default_script": "welcome"});
+        let (s, c) = call(&inlet, &token, Method::POST, "/channels", Some(channel)).await?;
+        anyhow::ensure!(s == 201, "channel: {c}");
+        let r = inlet_simulators::request(
+            Method::POST,
+            &inlet.webhook(&format!("{id}-chat")),
+            &[],
+            format!("hello from {id}"),
+        )
+        .await?;
+        anyhow::ensure!(r.status == 200, "webhook: {}", r.text());
+        tokens.push(token);
+    }
+    let (_, list) = call(&inlet, &tokens[0], Method::GET, "/cases", None).await?;
+    let acme_case = list["cases"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let globex = tokens.pop().unwrap_or_default();
+    let acme = tokens.pop().unwrap_or_default();
+    Ok(World {
+        inlet,
+        acme,
+        globex,
+        acme_case,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cross_tenant_access_is_a_404() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (_, mine) = call(&w.inlet, &w.globex, Method::GET, "/cases", None).await?;
+    assert_eq!(mine["cases"].as_array().map(Vec::len), Some(1));
+    assert_ne!(
+        mine["cases"][0]["id"],
+        w.acme_case.as_str(),
+        "globex sees only its own case"
+    );
+    let c = &w.acme_case;
+    let probes: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/cases/{c}"), None),
+        (
+            Method::POST,
+            format!("/cases/{c}/replies"),
+            Some(json!({"content": {"text": "x"}})),
+        ),
+        (
+            Method::POST,
+            format!("/cases/{c}/status"),
+            Some(json!({"status": "resolved"})),
+        ),
+        (
+            Method::POST,
+            format!("/cases/{c}/assign"),
+            Some(json!({"agent": null})),
+        ),
+        (
+            Method::POST,
+            format!("/cases/{c}/notes"),
+            Some(json!({"text": "peek"})),
+        ),
+        (
+            Method::POST,
+            format!("/cases/{c}/tags"),
+            Some(json!({"add": ["x"]})),
+        ),
+        (Method::POST, format!("/cases/{c}/messages/1/retry"), None),
+        (Method::GET, "/channels/acme-chat".into(), None),
+        (Method::DELETE, "/channels/acme-chat".into(), None),
+        (
+            Method::POST,
+            "/channels/acme-chat/messages".into(),
+            Some(json!({"conversation": "x", "text": "y"})),
+        ),
+    ];
+    for (method, path, body) in probes {
+        let (status, err) = call(&w.inlet, &w.globex, method.clone(), &path, body.clone()).await?;
+        assert_eq!(
+            status, 404,
+            "{method} {path} must not reveal acme's object: {err}"
+        );
+        // Exactly what an object that exists nowhere gets.
+        let nowhere = path
+            .replace(c.as_str(), "case_nowhere")
+            .replace("acme-chat", "nowhere-chat");
+        let (s2, err2) = call(&w.inlet, &w.globex, method.clone(), &nowhere, body).await?;
+        assert_eq!(
+            (status, &err["error"]["code"]),
+            (s2, &err2["error"]["code"]),
+            "{method} {path}"
+        );
+    }
+    // Collections never mix tenants.
+    for path in ["/channels", "/agents", "/skills", "/outbox", "/events"] {
+        let (status, body) = call(&w.inlet, &w.globex, Method::GET, path, None).await?;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(!body.to_string().contains("acme"), "{path} leaks: {body}");
+    }
+    let (_, hits) = call(&w.inlet, &w.globex, Method::GET, "/search?q=hello", None).await?;
+    assert!(!hits.to_string().contains("acme"), "{hits}");
+    // The acme case is untouched.
+    let (status, view) = call(&w.inlet, &w.acme, Method::GET, &format!("/cases/{c}"), None).await?;
+    assert_eq!(status, 200);
+    assert_eq!(view["case"]["status"], "new");
+    assert_eq!(view["notes"], json!([]));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_channel_permissions_are_enforced() -> anyhow::Result<()> {
+    let w = world().await?;
+    // Tenant admins cannot act as the operator.
+    let (s, _) = call(&w.inlet, &w.acme, Method::GET, "/tenants", None).await?;
+    assert_eq!(s, 403);
+    let (s, _) = call(&w.inlet, &w.acme, Method::POST, "/plugins", Some(json!({}))).await?;
+    assert_eq!(s, 403);
+    // An agent permitted on no channel sees nothing.
+    call(
+        &w.inlet,
+        &w.acme,
+        Method::POST,
+        "/agents",
+        Some(json!({"id": "ann", "name": "Ann", "channels": []})),
+    )
+    .await?;
+    call(
+        &w.inlet,
+        &w.acme,
+        Method::POST,
+        "/agents",
+        Some(json!({"id": "bo", "name": "Bo", "channels": ["acme-chat"]})),
+    )
+    .await?;
+    let (_, ann) = call(
+        &w.inlet,
+        &w.acme,
+        Method::POST,
+        "/tokens",
+        Some(json!({"role": "agent", "agent": "ann"})),
+    )
+    .await?;
+    let (_, bo) = call(
+        &w.inlet,
+        &w.acme,
+        Method::POST,
+        "/tokens",
+        Some(json!({"role": "agent", "agent": "bo"})),
+    )
+    .await?;
+    let ann = ann["token"].as_str().unwrap_or_default().to_string();
+    let bo = bo["token"].as_str().unwrap_or_default().to_string();
+    let (_, list) = call(&w.inlet, &ann, Method::GET, "/cases", None).await?;
+    assert_eq!(list["cases"], json!([]));
+    let (s, _) = call(
+        &w.inlet,
+        &ann,
+        Method::GET,
+        &format!("/cases/{}", w.acme_case),
+        None,
+    )
+    .await?;
+    assert_eq!(s, 404);
+    let (s, _) = call(
+        &w.inlet,
+        &ann,
+        Method::POST,
+        &format!("/cases/{}/replies", w.acme_case),
+        Some(json!({"content": {"text": "x"}})),
+    )
+    .await?;
+    assert_eq!(s, 404);
+    // The permitted agent works the case, but cannot do admin work or assign others.
+    let (s, _) = call(
+        &w.inlet,
+        &bo,
+        Method::GET,
+        &format!("/cases/{}", w.acme_case),
+        None,
+    )
+    .await?;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        &w.inlet,
+        &bo,
+        Method::POST,
+        &format!("/cases/{}/assign", w.acme_case),
+        Some(json!({"agent": "ann"})),
+    )
+    .await?;
+    assert_eq!(s, 403);
+    let (s, taken) = call(
+        &w.inlet,
+        &bo,
+        Method::POST,
+        &format!("/cases/{}/assign", w.acme_case),
+        Some(json!({"agent": "bo"})),
+    )
+    .await?;
+    assert_eq!(s, 200, "{taken}");
+    for (method, path) in [
+        (Method::POST, "/channels"),
+        (Method::POST, "/agents"),
+        (Method::POST, "/tokens"),
+        (Method::GET, "/channels"),
+        (Method::GET, "/events"),
+    ] {
+        let (s, _) = call(&w.inlet, &bo, method.clone(), path, Some(json!({}))).await?;
+        assert_eq!(s, 403, "agent {method} {path}");
+    }
+    let (s, _) = call(
+        &w.inlet,
+        "inl_not_a_real_token",
+        Method::GET,
+        "/cases",
+        None,
+    )
+    .await?;
+    assert_eq!(s, 401);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_tenants_webhooks_get_503_and_store_nothing() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (s, _) = call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::POST,
+        "/tenants/acme/suspend",
+        None,
+    )
+    .await?;
+    assert_eq!(s, 200);
+    let r = inlet_simulators::request(
+        Method::POST,
+        &w.inlet.webhook("acme-chat"),
+        &[],
+        "while suspended",
+    )
+    .await?;
+    assert_eq!(r.status, 503);
+    assert!(r.text().contains("suspended"));
+    call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::POST,
+        "/tenants/acme/resume",
+        None,
+    )
+    .await?;
+    let (_, view) = call(
+        &w.inlet,
+        &w.acme,
+        Method::GET,
+        &format!("/cases/{}", w.acme_case),
+        None,
+    )
+    .await?;
+    assert_eq!(
+        view["messages"].as_array().map(Vec::len),
+        Some(1),
+        "nothing stored while suspended"
+    );
+    let r = inlet_simulators::request(
+        Method::POST,
+        &w.inlet.webhook("acme-chat"),
+        &[],
+        "after resume",
+    )
+    .await?;
+    assert_eq!(r.status, 200);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_then_delete_leaves_nothing_of_the_tenant() -> anyhow::Result<()> {
+    let w = world().await?;
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let r = inlet_simulators::request(
+        Method::GET,
+        &w.inlet.url("/api/v1/tenants/acme/export"),
+        &[("authorization", &auth)],
+        "",
+    )
+    .await?;
+    assert_eq!(r.status, 200);
+    let lines: Vec<Value> = r
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["value"]["id"] == w.acme_case.as_str()),
+        "the case is exported"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["value"]["text"] == "hello from acme"),
+        "messages are exported"
+    );
+    assert!(!r.text().contains("globex"), "only acme's data");
+
+    let (s, _) = call(&w.inlet, ADMIN_TOKEN, Method::DELETE, "/tenants/acme", None).await?;
+    assert_eq!(s, 200);
+    let store = w.inlet.running.app.inbox.store().clone();
+    let left = store.scan(b"T\0acme\0", None, 10)?;
+    assert!(left.is_empty(), "tenant data remains: {left:?}");
+    let everything = store.scan(b"", None, usize::MAX)?;
+    for (k, v) in &everything {
+        let text = format!(
+            "{} {}",
+            String::from_utf8_lossy(k),
+            String::from_utf8_lossy(v)
+        );
+        assert!(
+            !text.contains("acme"),
+            "a record of the deleted tenant remains: {text}"
+        );
+    }
+    let (s, _) = call(&w.inlet, &w.acme, Method::GET, "/cases", None).await?;
+    assert_eq!(s, 401, "its tokens are gone");
+    let r = inlet_simulators::request(Method::POST, &w.inlet.webhook("acme-chat"), &[], "anyone?")
+        .await?;
+    assert_eq!(r.status, 404);
+    let (_, still) = call(&w.inlet, &w.globex, Method::GET, "/cases", None).await?;
+    assert_eq!(
+        still["cases"].as_array().map(Vec::len),
+        Some(1),
+        "other tenants are untouched"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_restricted_plugin_is_refused_outside_its_regions() -> anyhow::Result<()> {
+    let w = world().await?;
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let r = inlet_simulators::request(
+        Method::POST,
+        &w.inlet.url("/api/v1/plugins"),
+        &[("authorization", &auth)],
+        fixture("misbehave-regional.wasm"),
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let channel = |id: &str| json!({"id": id, "plugin": "regional", "default_skill": "s", "default_script": "w"});
+    let (s, err) = call(
+        &w.inlet,
+        &w.globex,
+        Method::POST,
+        "/channels",
+        Some(channel("globex-line")),
+    )
+    .await?;
+    assert_eq!(s, 422, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("EU, AU, JP"),
+        "{err}"
+    );
+    let (s, ok) = call(
+        &w.inlet,
+        &w.acme,
+        Method::POST,
+        "/channels",
+        Some(channel("acme-line")),
+    )
+    .await?;
+    assert_eq!(s, 201, "EU tenant may: {ok}");
+    Ok(())
+}
