@@ -1,6 +1,7 @@
-//! `inlet-bench`: measures the plugin runtime and prints each figure next to a baseline
-//! measured in the same run. Run with `cargo run --release -p inlet-bench`.
+//! `inlet-bench`: measures Inlet and prints each figure next to a baseline measured in the
+//! same run. `cargo run --release -p inlet-bench -- [runtime|ingest|listing|all]`.
 //!
+//! runtime (this file):
 //! 1. Telegram `receive` through the WASM plugin vs the same parsing compiled natively.
 //! 2. Fresh instance per call vs a reused warm instance (the runtime's default).
 //! 3. Hot swap latency (prepare + health check + publish) under no load.
@@ -170,8 +171,26 @@ async fn throughput(
     Ok(total as f64 / duration.as_secs_f64())
 }
 
+mod ingest;
+mod listing;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    match what.as_str() {
+        "runtime" => runtime_bench().await,
+        "ingest" => ingest::run().await,
+        "listing" => listing::run().await,
+        "all" => {
+            runtime_bench().await?;
+            ingest::run().await?;
+            listing::run().await
+        }
+        other => anyhow::bail!("unknown benchmark `{other}`: runtime, ingest, listing or all"),
+    }
+}
+
+async fn runtime_bench() -> anyhow::Result<()> {
     println!("inlet-bench: plugin runtime figures (medians; baselines measured in this run)\n");
 
     // 1. WASM receive vs native parsing.

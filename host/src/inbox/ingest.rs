@@ -473,6 +473,65 @@ impl Inbox {
         }
     }
 
+    /// Fill a tenant with `n` synthetic cases (one inbound message each) through the same
+    /// record and index writers as ingest, flushing once at the end: for load tests and
+    /// benchmarks that need a big inbox fast. Returns the case ids' count.
+    pub fn generate_cases(&self, channel: &ChannelRecord, n: usize) -> Result<usize> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let statuses = [CaseStatus::New, CaseStatus::Open, CaseStatus::Pending, CaseStatus::Resolved, CaseStatus::Closed];
+        let mut ops = Vec::new();
+        let base = now_ms().saturating_sub(n as u64 * 10);
+        for i in 0..n {
+            let now = base + i as u64 * 10;
+            let contact = Contact {
+                id: format!("ct_gen{i}"),
+                tenant: channel.tenant.clone(),
+                channel: channel.id.clone(),
+                provider_user_id: format!("gen{i}"),
+                display_name: Some(format!("Customer {i}")),
+                handle: None,
+                profile: format!("ct_gen{i}"),
+                created_ms: now,
+            };
+            let mut case = self.new_case(channel, &format!("gen{i}"), &contact, &Some(format!("generated case {i}")), now);
+            case.id = format!("case_gen{i:08}");
+            case.status = statuses[i % statuses.len()];
+            case.priority = 1 + (i % 9) as u8;
+            if i % 100 == 0 {
+                case.tags.push("vip".into());
+            }
+            case.message_count = 1;
+            let message = Message {
+                id: format!("{}-1", case.id),
+                tenant: channel.tenant.clone(),
+                case_id: case.id.clone(),
+                seq: 1,
+                direction: Direction::Inbound,
+                author: Author::Contact(contact.id.clone()),
+                text: case.subject.clone(),
+                content: None,
+                attachments: Vec::new(),
+                provider_id: None,
+                status: DeliveryStatus::Delivered,
+                failure: None,
+                postback: None,
+                edited: false,
+                deleted: false,
+                created_ms: now,
+                updated_ms: now,
+            };
+            ops.push(put(keys::message(&channel.tenant, &case.id, 1), &message));
+            ops.push(put(keys::contact(&channel.tenant, &contact.id), &contact));
+            self.write_case(None, &case, &mut ops);
+            if ops.len() >= 20_000 {
+                self.store.apply(std::mem::take(&mut ops))?;
+            }
+        }
+        self.store.apply(ops)?;
+        self.commit.sync()?;
+        Ok(n)
+    }
+
     /// The accepted-event journal, oldest first, after `after`.
     pub fn journal(
         &self,
