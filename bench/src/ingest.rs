@@ -22,7 +22,10 @@ struct Figures {
     errors: usize,
 }
 
-async fn load(url: String, body_for: Arc<dyn Fn(u64) -> Option<String> + Send + Sync>) -> anyhow::Result<Figures> {
+async fn load(
+    url: String,
+    body_for: Arc<dyn Fn(u64) -> Option<String> + Send + Sync>,
+) -> anyhow::Result<Figures> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let deadline = Instant::now() + DURATION;
     let mut tasks = Vec::new();
@@ -35,7 +38,8 @@ async fn load(url: String, body_for: Arc<dyn Fn(u64) -> Option<String> + Send + 
             while Instant::now() < deadline {
                 i += 1;
                 let n = c * 10_000_000 + i;
-                let mut req = http::Request::post(&url).header("x-telegram-bot-api-secret-token", SECRET);
+                let mut req =
+                    http::Request::post(&url).header("x-telegram-bot-api-secret-token", SECRET);
                 let body = match body_for(n) {
                     Some(b) => {
                         req = req.header("content-type", "application/json");
@@ -43,7 +47,9 @@ async fn load(url: String, body_for: Arc<dyn Fn(u64) -> Option<String> + Send + 
                     }
                     None => String::new(),
                 };
-                let Ok(req) = req.body(Full::new(Bytes::from(body))) else { continue };
+                let Ok(req) = req.body(Full::new(Bytes::from(body))) else {
+                    continue;
+                };
                 let started = Instant::now();
                 match client.request(req).await {
                     Ok(resp) => {
@@ -69,7 +75,11 @@ async fn load(url: String, body_for: Arc<dyn Fn(u64) -> Option<String> + Send + 
         errors += e;
     }
     all.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
     Ok(Figures {
         rps: all.len() as f64 / DURATION.as_secs_f64(),
         p50_us: pct(0.50),
@@ -83,9 +93,15 @@ async fn hello_world() -> anyhow::Result<String> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"hello")))) });
+                let svc = hyper::service::service_fn(|_req| async {
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                        b"hello",
+                    ))))
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
@@ -113,7 +129,11 @@ pub async fn run() -> anyhow::Result<()> {
                 id: "tg".into(),
                 plugin: "telegram".into(),
                 name: None,
-                config: [("bot_token".to_string(), "1:x".to_string()), ("webhook_secret".to_string(), SECRET.to_string())].into(),
+                config: [
+                    ("bot_token".to_string(), "1:x".to_string()),
+                    ("webhook_secret".to_string(), SECRET.to_string()),
+                ]
+                .into(),
                 egress: Vec::new(),
                 public_url: None,
                 default_skill: "support".into(),
@@ -142,9 +162,18 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .await?;
     println!("                          req/s      p50        p99     errors");
-    println!("hyper hello-world     {:>9.0} {:>8.0}µs {:>8.0}µs  {}", ceiling.rps, ceiling.p50_us, ceiling.p99_us, ceiling.errors);
-    println!("inlet durable ingest  {:>9.0} {:>8.0}µs {:>8.0}µs  {}", inlet_figs.rps, inlet_figs.p50_us, inlet_figs.p99_us, inlet_figs.errors);
-    println!("ratio inlet/ceiling   {:>9.3}", inlet_figs.rps / ceiling.rps.max(1.0));
+    println!(
+        "hyper hello-world     {:>9.0} {:>8.0}µs {:>8.0}µs  {}",
+        ceiling.rps, ceiling.p50_us, ceiling.p99_us, ceiling.errors
+    );
+    println!(
+        "inlet durable ingest  {:>9.0} {:>8.0}µs {:>8.0}µs  {}",
+        inlet_figs.rps, inlet_figs.p50_us, inlet_figs.p99_us, inlet_figs.errors
+    );
+    println!(
+        "ratio inlet/ceiling   {:>9.3}",
+        inlet_figs.rps / ceiling.rps.max(1.0)
+    );
     println!("(durability: each request's events are one atomic sled batch; the 2xx waits for a group-commit flush shared by concurrent requests)\n");
     Ok(())
 }

@@ -52,7 +52,11 @@ fn measure(cases: usize) -> anyhow::Result<Vec<(String, f64, usize)>> {
     let mut out = Vec::new();
     let all = CaseFilter::default();
     let (ms, n) = median_ms(|| Ok(inbox.list_cases("bench", &all, None, 50)?.cases.len()))?;
-    out.push(("first page, active statuses (4-way merge)".to_string(), ms, n));
+    out.push((
+        "first page, active statuses (4-way merge)".to_string(),
+        ms,
+        n,
+    ));
     let new_only = CaseFilter {
         status: vec![CaseStatus::New],
         ..CaseFilter::default()
@@ -62,21 +66,35 @@ fn measure(cases: usize) -> anyhow::Result<Vec<(String, f64, usize)>> {
     // Walk 20 pages in, then time the 21st.
     let mut cursor = None;
     for _ in 0..20 {
-        cursor = inbox.list_cases("bench", &all, cursor.as_deref(), 50)?.next_cursor;
+        cursor = inbox
+            .list_cases("bench", &all, cursor.as_deref(), 50)?
+            .next_cursor;
     }
-    let (ms, n) = median_ms(|| Ok(inbox.list_cases("bench", &all, cursor.as_deref(), 50)?.cases.len()))?;
+    let (ms, n) = median_ms(|| {
+        Ok(inbox
+            .list_cases("bench", &all, cursor.as_deref(), 50)?
+            .cases
+            .len())
+    })?;
     out.push(("page 21 via cursor".to_string(), ms, n));
     let vip = CaseFilter {
         tag: Some("vip".into()),
         ..CaseFilter::default()
     };
     let (ms, n) = median_ms(|| Ok(inbox.list_cases("bench", &vip, None, 50)?.cases.len()))?;
-    out.push(("first page, tag=vip (1% of cases, post-filtered)".to_string(), ms, n));
+    out.push((
+        "first page, tag=vip (1% of cases, post-filtered)".to_string(),
+        ms,
+        n,
+    ));
     Ok(out)
 }
 
 pub async fn run() -> anyhow::Result<()> {
-    let big: usize = std::env::var("INLET_BENCH_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let big: usize = std::env::var("INLET_BENCH_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     println!("listing: inbox queries, sled store, median of 7\n");
     let (small, large) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         println!("baseline store:");
@@ -86,9 +104,18 @@ pub async fn run() -> anyhow::Result<()> {
         Ok((small, large))
     })
     .await??;
-    println!("\n{:<50} {:>12} {:>12} {:>7}", "query", "10k cases", format!("{big} cases"), "ratio");
+    println!(
+        "\n{:<50} {:>12} {:>12} {:>7}",
+        "query",
+        "10k cases",
+        format!("{big} cases"),
+        "ratio"
+    );
     for ((name, s, n), (_, l, _)) in small.iter().zip(&large) {
-        println!("{name:<50} {s:>10.2}ms {l:>10.2}ms {:>6.1}x   ({n} rows)", l / s.max(1e-6));
+        println!(
+            "{name:<50} {s:>10.2}ms {l:>10.2}ms {:>6.1}x   ({n} rows)",
+            l / s.max(1e-6)
+        );
     }
     Ok(())
 }

@@ -280,6 +280,15 @@ pub async fn start(mut config: Config) -> Result<Running> {
     } else {
         None
     };
+    if demo.is_some() {
+        // The simulators listen on new ports each run: demo channels are re-created so their
+        // API base and egress grant follow. Their cases stay.
+        for id in crate::demo::CHANNEL_IDS {
+            if inbox.channel_owner(id)?.is_some() {
+                app.delete_channel(DEFAULT_TENANT, id).await?;
+            }
+        }
+    }
     for entry in config.channels.clone() {
         let tenant = entry
             .tenant

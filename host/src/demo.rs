@@ -12,6 +12,8 @@ use inlet_simulators::{TelegramSim, TwilioSim};
 use crate::app::App;
 use crate::config::{ChannelEntry, Config};
 
+/// The channels the demo creates.
+pub const CHANNEL_IDS: [&str; 2] = ["telegram-demo", "sms-demo"];
 pub const TELEGRAM_TOKEN: &str = "424242:DEMO-bot-token";
 pub const TELEGRAM_SECRET: &str = "demo-webhook-secret";
 pub const TELEGRAM_CHAT: i64 = 100200300;

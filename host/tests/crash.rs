@@ -33,7 +33,9 @@ fn start(config: &std::path::Path) -> Child {
 async fn wait_healthy(base: &str) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
-        if let Ok(r) = inlet_simulators::request(Method::GET, &format!("{base}/healthz"), &[], "").await {
+        if let Ok(r) =
+            inlet_simulators::request(Method::GET, &format!("{base}/healthz"), &[], "").await
+        {
             if r.status == 200 {
                 return;
             }
@@ -93,10 +95,23 @@ config = {{ bot_token = "1:crash", webhook_secret = "{SECRET}" }}
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) && n < 100_000 {
                 n += 1;
-                let headers = [("content-type", "application/json"), ("x-telegram-bot-api-secret-token", SECRET)];
-                match inlet_simulators::request(Method::POST, &url, &headers, update(chat, n).to_string()).await {
+                let headers = [
+                    ("content-type", "application/json"),
+                    ("x-telegram-bot-api-secret-token", SECRET),
+                ];
+                match inlet_simulators::request(
+                    Method::POST,
+                    &url,
+                    &headers,
+                    update(chat, n).to_string(),
+                )
+                .await
+                {
                     Ok(r) if (200..300).contains(&r.status) => {
-                        acked.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{chat}:{n}"));
+                        acked
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(format!("{chat}:{n}"));
                     }
                     Ok(_) | Err(_) => {
                         if stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -116,7 +131,11 @@ config = {{ bot_token = "1:crash", webhook_secret = "{SECRET}" }}
         let _ = s.await;
     }
     let acked: Vec<String> = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    assert!(acked.len() > 20, "the load generator got through: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "the load generator got through: {}",
+        acked.len()
+    );
 
     let mut server = start(&config);
     wait_healthy(&base).await;
@@ -124,9 +143,14 @@ config = {{ bot_token = "1:crash", webhook_secret = "{SECRET}" }}
     let mut stored: HashMap<String, usize> = HashMap::new();
     let mut after = 0u64;
     loop {
-        let r = inlet_simulators::request(Method::GET, &format!("{base}/api/v1/events?after={after}&limit=1000"), &[("authorization", &auth)], "")
-            .await
-            .expect("events");
+        let r = inlet_simulators::request(
+            Method::GET,
+            &format!("{base}/api/v1/events?after={after}&limit=1000"),
+            &[("authorization", &auth)],
+            "",
+        )
+        .await
+        .expect("events");
         assert_eq!(r.status, 200, "{}", r.text());
         let page: Vec<Value> = serde_json::from_slice(&r.body).expect("json");
         let Some(last) = page.last() else { break };
@@ -139,9 +163,21 @@ config = {{ bot_token = "1:crash", webhook_secret = "{SECRET}" }}
     }
     let _ = server.kill();
     let _ = server.wait();
-    let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains_key(*id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged webhooks lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| !stored.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged webhooks lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     let dupes: Vec<(&String, &usize)> = stored.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dupes.is_empty(), "stored more than once: {dupes:?}");
-    eprintln!("crash test: {} acknowledged, {} stored (unacknowledged in-flight ones may be stored too)", acked.len(), stored.len());
+    eprintln!(
+        "crash test: {} acknowledged, {} stored (unacknowledged in-flight ones may be stored too)",
+        acked.len(),
+        stored.len()
+    );
 }

@@ -199,12 +199,16 @@ pub async fn handle(
         }
         ("GET", "/api/v1/events") => {
             p.require_supervisor()?;
-            let after = q.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let limit = q
-                .get("limit")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(100usize)
-                .min(1000);
+            let number = |name: &str, default: u64| -> Result<u64, ApiError> {
+                match q.get(name) {
+                    Some(v) => v.parse().map_err(|_| {
+                        ApiError::bad_request(format!("{name} `{v}` is not a number"))
+                    }),
+                    None => Ok(default),
+                }
+            };
+            let after = number("after", 0)?;
+            let limit = number("limit", 100)?.min(1000) as usize;
             let channel = q.get("channel").cloned();
             let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
             let events =
@@ -248,7 +252,7 @@ async fn stream(app: &Arc<App>, p: &Principal) -> Result<Response<Body>, ApiErro
                         continue;
                     }
                     if let Some(v) = &visible {
-                        if !event.channel.is_empty() && !v.contains(&event.channel) {
+                        if !v.contains(&event.channel) {
                             continue;
                         }
                     }

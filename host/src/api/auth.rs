@@ -94,6 +94,19 @@ pub async fn authenticate(app: &App, req: &Request<Incoming>) -> Result<Principa
             .and_then(|v| v.to_str().ok())
             .unwrap_or(DEFAULT_TENANT)
             .to_string();
+        let (inbox, t) = (app.inbox.clone(), tenant.clone());
+        let exists = tokio::task::spawn_blocking(move || inbox.tenant(&t))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?
+            .map_err(ApiError::from)?
+            .is_some();
+        if !exists {
+            return Err(ApiError::not_found(format!(
+                "X-Inlet-Tenant names no tenant `{tenant}`"
+            )));
+        }
         return Ok(Principal {
             tenant,
             access: Access::Operator,

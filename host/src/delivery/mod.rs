@@ -8,7 +8,7 @@
 //! - The outbound message carries a stable idempotency key (the message id) that plugins pass
 //!   to providers that dedupe.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,16 +62,32 @@ impl Delivery {
     /// One pass over due entries. Returns how many were attempted.
     pub async fn drain_once(&self) -> anyhow::Result<usize> {
         let inbox = self.inbox.clone();
-        let due = tokio::task::spawn_blocking(move || inbox.due_outbox(now_ms(), 500)).await??;
-        let mut blocked: HashSet<(String, String, String)> = HashSet::new();
-        let mut attempted = 0;
-        for (key, entry) in due {
+        let now = now_ms();
+        let queued = tokio::task::spawn_blocking(move || inbox.queued_outbox(10_000)).await??;
+        // The oldest queued message of each conversation goes first, even when it is waiting
+        // for a retry and a younger one is due now.
+        let mut oldest: HashMap<(String, String, String), u64> = HashMap::new();
+        for (_, _, entry) in &queued {
             let conv = (
                 entry.tenant.clone(),
                 entry.channel.clone(),
                 entry.conversation.clone(),
             );
-            if blocked.contains(&conv) {
+            let first = oldest.entry(conv).or_insert(entry.created_ms);
+            *first = (*first).min(entry.created_ms);
+        }
+        let mut blocked: HashSet<(String, String, String)> = HashSet::new();
+        let mut attempted = 0;
+        for (key, due, entry) in queued {
+            if due > now {
+                continue;
+            }
+            let conv = (
+                entry.tenant.clone(),
+                entry.channel.clone(),
+                entry.conversation.clone(),
+            );
+            if blocked.contains(&conv) || oldest.get(&conv).is_some_and(|o| *o < entry.created_ms) {
                 continue;
             }
             attempted += 1;
@@ -96,7 +112,8 @@ impl Delivery {
                 key,
                 entry,
                 format!("channel `{}` is not running", entry.channel),
-                Some(backoff_ms(entry.attempts + 1, None)),
+                (entry.attempts + 1 < MAX_ATTEMPTS)
+                    .then(|| now_ms() + backoff_ms(entry.attempts + 1, None)),
             )
             .await?;
             return Ok(false);

@@ -75,9 +75,21 @@ impl Inbox {
         };
         let limit = limit.clamp(1, 500);
         // One ordered stream per status, merged by sort key (priority, age, id).
+        // Cursors are opaque to clients: the sort key, hex-encoded.
+        let cursor = match cursor {
+            Some(c) => Some(
+                hex::decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        InboxError::Invalid(format!("cursor `{c}` is not one this server issued"))
+                    })?,
+            ),
+            None => None,
+        };
         let mut streams: Vec<Stream> = statuses
             .iter()
-            .map(|s| Stream::new(keys::inbox_status(tenant, s.as_str()), cursor))
+            .map(|s| Stream::new(keys::inbox_status(tenant, s.as_str()), cursor.as_deref()))
             .collect();
         let mut out: Vec<Case> = Vec::new();
         let mut scanned = 0usize;
@@ -110,7 +122,11 @@ impl Inbox {
             .iter_mut()
             .any(|s| s.fill(self).is_ok() && s.head().is_some());
         Ok(CaseList {
-            next_cursor: if more { last_sort } else { None },
+            next_cursor: if more {
+                last_sort.map(hex::encode)
+            } else {
+                None
+            },
             cases: out,
         })
     }
@@ -153,7 +169,11 @@ impl Inbox {
             let mut case = old.clone();
             case.status = to;
             case.updated_ms = now_ms();
-            case.resolved_ms = (to == CaseStatus::Resolved).then_some(case.updated_ms);
+            case.resolved_ms = match to {
+                CaseStatus::Resolved => Some(case.updated_ms),
+                CaseStatus::Closed => old.resolved_ms,
+                _ => None,
+            };
             let mut ops = Vec::new();
             self.write_case(Some(&old), &case, &mut ops);
             self.commit.commit(ops)?;
@@ -338,13 +358,14 @@ impl Inbox {
             }
             self.write_case(Some(&old), &case, &mut ops);
             self.commit.commit(ops)?;
-            message
+            (message, case.channel)
         };
+        let (message, channel) = message;
         self.live.send(self.live_event(
             tenant,
             "message-created",
             &message.case_id,
-            "",
+            &channel,
             serde_json::json!({"message": message.id, "direction": "outbound"}),
         ));
         Ok(message)
@@ -393,7 +414,7 @@ impl Inbox {
                 break;
             }
         }
-        out.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+        out.sort_by_key(|m| std::cmp::Reverse(m.created_ms));
         Ok(out)
     }
 }

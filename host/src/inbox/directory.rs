@@ -111,6 +111,13 @@ impl Inbox {
             .iter()
             .map(|c| Op::Delete(keys::channel_route(&c.id)))
             .collect();
+        // Plugin state of its channels (`StoreKv` namespaces by channel id).
+        for c in &channels {
+            let prefix = format!("kv\u{0}{}\u{0}", c.id).into_bytes();
+            for (k, _) in self.scan(&prefix, None, usize::MAX)? {
+                ops.push(Op::Delete(k));
+            }
+        }
         for (k, v) in self.scan(&keys::tokens(), None, usize::MAX)? {
             if serde_json::from_slice::<TokenRecord>(&v).is_ok_and(|t| t.tenant == id) {
                 ops.push(Op::Delete(k));

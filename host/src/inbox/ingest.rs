@@ -478,7 +478,13 @@ impl Inbox {
     /// benchmarks that need a big inbox fast. Returns the case ids' count.
     pub fn generate_cases(&self, channel: &ChannelRecord, n: usize) -> Result<usize> {
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let statuses = [CaseStatus::New, CaseStatus::Open, CaseStatus::Pending, CaseStatus::Resolved, CaseStatus::Closed];
+        let statuses = [
+            CaseStatus::New,
+            CaseStatus::Open,
+            CaseStatus::Pending,
+            CaseStatus::Resolved,
+            CaseStatus::Closed,
+        ];
         let mut ops = Vec::new();
         let base = now_ms().saturating_sub(n as u64 * 10);
         for i in 0..n {
@@ -493,7 +499,13 @@ impl Inbox {
                 profile: format!("ct_gen{i}"),
                 created_ms: now,
             };
-            let mut case = self.new_case(channel, &format!("gen{i}"), &contact, &Some(format!("generated case {i}")), now);
+            let mut case = self.new_case(
+                channel,
+                &format!("gen{i}"),
+                &contact,
+                &Some(format!("generated case {i}")),
+                now,
+            );
             case.id = format!("case_gen{i:08}");
             case.status = statuses[i % statuses.len()];
             case.priority = 1 + (i % 9) as u8;

@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn inbox_order_is_priority_then_age() {
-        let mut keys = vec![
+        let mut keys = [
             inbox("t", "open", &sort_key(5, 100, "b")),
             inbox("t", "open", &sort_key(1, 900, "c")),
             inbox("t", "open", &sort_key(5, 50, "a")),

@@ -25,8 +25,8 @@ pub struct OutboxEntry {
 }
 
 impl Inbox {
-    /// Entries due at `now`, oldest first, with their outbox keys.
-    pub fn due_outbox(&self, now: Millis, limit: usize) -> Result<Vec<(Vec<u8>, OutboxEntry)>> {
+    /// Queued entries in due order, with their outbox keys and due times.
+    pub fn queued_outbox(&self, limit: usize) -> Result<Vec<(Vec<u8>, Millis, OutboxEntry)>> {
         let prefix = keys::outbox_all();
         let mut out = Vec::new();
         for (k, v) in self.scan(&prefix, None, limit)? {
@@ -35,11 +35,8 @@ impl Inbox {
                 .next()
                 .and_then(|d| d.parse().ok())
                 .unwrap_or(0);
-            if due > now {
-                break;
-            }
             if let Ok(entry) = serde_json::from_slice(&v) {
-                out.push((k, entry));
+                out.push((k, due, entry));
             }
         }
         Ok(out)
@@ -67,7 +64,7 @@ impl Inbox {
         provider_id: &str,
         status: DeliveryStatus,
     ) -> Result<()> {
-        let case_id = {
+        let (case_id, message_id) = {
             let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
             let Some(mut message) = self.read::<Message>(entry.message_key.as_bytes())? else {
                 self.commit.commit(vec![Op::Delete(key.to_vec())])?;
@@ -96,14 +93,14 @@ impl Inbox {
             }
             ops.push(put(entry.message_key.as_bytes().to_vec(), &message));
             self.commit.commit(ops)?;
-            message.case_id
+            (message.case_id, message.id)
         };
         self.live.send(self.live_event(
             &entry.tenant,
             "delivery-status",
             &case_id,
             &entry.channel,
-            serde_json::json!({"message_key": entry.message_key, "status": status}),
+            serde_json::json!({"message": message_id, "status": status}),
         ));
         Ok(())
     }
@@ -136,6 +133,15 @@ impl Inbox {
         }
         ops.push(put(entry.message_key.as_bytes().to_vec(), &message));
         self.commit.commit(ops)?;
+        if message.status == DeliveryStatus::Failed {
+            self.live.send(self.live_event(
+                &entry.tenant,
+                "delivery-status",
+                &message.case_id,
+                &entry.channel,
+                serde_json::json!({"message": message.id, "status": "failed", "failure": message.failure}),
+            ));
+        }
         Ok(())
     }
 

@@ -40,7 +40,8 @@ pub struct ChannelRecord {
     pub tenant: String,
     pub name: String,
     pub plugin: String,
-    /// Includes secrets: never serialised to an API response (see `api::views`).
+    /// Includes secrets: never serialised to an API response (`api::admin::channel_view`
+    /// masks them).
     pub config: std::collections::BTreeMap<String, String>,
     pub egress: Vec<String>,
     pub default_skill: String,

@@ -1,8 +1,8 @@
 //! Persistence behind small traits, so the domain never sees sled.
 //!
 //! - [`Store`]: an ordered key-value map with atomic batches and an explicit durability point
-//!   ([`Store::flush`]). Keys are bytes; the inbox builds them in `inbox::keys`, every one of
-//!   them prefixed by its tenant.
+//!   ([`Store::flush`]). Keys are bytes; the inbox builds them in `inbox::keys` (tenant data
+//!   under a tenant prefix, operator records under `O`).
 //! - [`GroupCommit`]: many writers wait for one flush (group commit), so durability before
 //!   acknowledging a webhook does not cost one fsync per request.
 //! - [`KvStore`]: per-channel plugin state, implemented on top of any [`Store`].
@@ -119,7 +119,7 @@ pub trait KvStore: Send + Sync {
     fn delete(&self, namespace: &str, key: &str);
 }
 
-/// [`KvStore`] kept in a [`Store`] under `kv/{namespace}/{key}`.
+/// [`KvStore`] kept in a [`Store`] under `kv\0{namespace}\0{key}`.
 pub struct StoreKv(pub Arc<dyn Store>);
 
 impl StoreKv {
