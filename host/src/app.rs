@@ -47,6 +47,18 @@ pub struct ChannelInput {
     pub default_script: String,
 }
 
+/// What may change on a channel (absent fields stay as they are).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub config: Option<std::collections::HashMap<String, String>>,
+    pub egress: Option<Vec<String>>,
+    pub default_skill: Option<String>,
+    pub default_script: Option<String>,
+    pub enabled: Option<bool>,
+}
+
 impl From<ChannelEntry> for ChannelInput {
     fn from(e: ChannelEntry) -> Self {
         Self {
@@ -138,6 +150,96 @@ impl App {
             return Err(e);
         }
         Ok(record)
+    }
+
+    /// Change a channel. The new configuration is validated by the plugin (config keys,
+    /// egress, health) before it replaces the running one; on any error the old one keeps
+    /// running unchanged. `enabled = false` stops it: its webhooks answer 503 and store nothing.
+    pub async fn update_channel(
+        &self,
+        tenant: &str,
+        id: &str,
+        patch: ChannelPatch,
+    ) -> Result<ChannelRecord, InboxError> {
+        let inbox = self.inbox.clone();
+        let (t, i) = (tenant.to_string(), id.to_string());
+        let old = tokio::task::spawn_blocking(move || inbox.channel(&t, &i))
+            .await
+            .map_err(|e| InboxError::Invalid(e.to_string()))??
+            .ok_or_else(|| InboxError::NotFound(format!("unknown channel `{id}`")))?;
+        let mut new = old.clone();
+        if let Some(config) = patch.config {
+            // Secrets not re-sent (masked as ******** in reads) keep their stored value.
+            new.config = config
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    if v == "********" {
+                        old.config.get(&k).map(|o| (k, o.clone()))
+                    } else {
+                        Some((k, v))
+                    }
+                })
+                .collect();
+        }
+        if let Some(e) = patch.egress {
+            new.egress = e;
+        }
+        if let Some(n) = patch.name {
+            new.name = n;
+        }
+        if let Some(s) = patch.default_skill {
+            new.default_skill = s;
+        }
+        if let Some(s) = patch.default_script {
+            new.default_script = s;
+        }
+        if let Some(e) = patch.enabled {
+            new.enabled = e;
+        }
+        if new.default_skill.trim().is_empty() || new.default_script.trim().is_empty() {
+            return Err(InboxError::Invalid(
+                "every channel needs a default_skill and a default_script".into(),
+            ));
+        }
+        let spec = |r: &ChannelRecord| ChannelSpec {
+            id: r.id.clone(),
+            plugin: r.plugin.clone(),
+            config: r.config.clone().into_iter().collect(),
+            egress: r.egress.clone(),
+            public_url: r.public_url.clone(),
+        };
+        let was_running = self.runtime.remove_channel(id);
+        if new.enabled {
+            if let Err(e) = self
+                .runtime
+                .add_channel(spec(&new), &self.public_base_url)
+                .await
+            {
+                if was_running {
+                    let _ = self
+                        .runtime
+                        .add_channel(spec(&old), &self.public_base_url)
+                        .await;
+                }
+                return Err(InboxError::Invalid(e.to_string()));
+            }
+        }
+        let inbox = self.inbox.clone();
+        let record = new.clone();
+        let stored = tokio::task::spawn_blocking(move || inbox.put_channel(&record))
+            .await
+            .map_err(|e| InboxError::Invalid(e.to_string()))?;
+        if let Err(e) = stored {
+            self.runtime.remove_channel(id);
+            if old.enabled {
+                let _ = self
+                    .runtime
+                    .add_channel(spec(&old), &self.public_base_url)
+                    .await;
+            }
+            return Err(e);
+        }
+        Ok(new)
     }
 
     pub async fn delete_channel(&self, tenant: &str, id: &str) -> Result<(), InboxError> {
@@ -263,7 +365,7 @@ pub async fn start(mut config: Config) -> Result<Running> {
 
     // Channels stored by earlier runs come back first; the config file's channels are
     // created if they do not exist yet.
-    for record in inbox.all_channels()? {
+    for record in inbox.all_channels()?.into_iter().filter(|r| r.enabled) {
         let spec = ChannelSpec {
             id: record.id.clone(),
             plugin: record.plugin.clone(),

@@ -479,3 +479,147 @@ async fn live_events_stream_new_cases_and_status_changes() -> anyhow::Result<()>
     assert!(stream.contains(&case), "{stream}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_can_be_reconfigured_and_disabled_without_losing_anything() -> anyhow::Result<()>
+{
+    let (sim, inlet) = setup().await?;
+    customer_says(&sim, &inlet, 50, "before").await?;
+    // A bad change is refused and the channel keeps running as it was.
+    let (status, err) = inlet
+        .api(
+            Method::PATCH,
+            "/channels/tg",
+            Some(json!({"config": {"bot_token": TOKEN}})),
+        )
+        .await?;
+    assert_eq!(status, 422, "webhook_secret is required: {err}");
+    customer_says(&sim, &inlet, 51, "still works").await?;
+    // Secrets shown masked can be sent back masked: they keep their value.
+    let (_, view) = inlet.api(Method::GET, "/channels/tg", None).await?;
+    let mut config = view["config"].clone();
+    config["api_base"] = json!(sim.base_url());
+    let (status, changed) = inlet
+        .api(
+            Method::PATCH,
+            "/channels/tg",
+            Some(json!({"config": config, "default_skill": "billing"})),
+        )
+        .await?;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["default_skill"], "billing");
+    customer_says(&sim, &inlet, 52, "after the change").await?;
+    // Disabled: webhooks answer 503 and store nothing.
+    let (status, _) = inlet
+        .api(
+            Method::PATCH,
+            "/channels/tg",
+            Some(json!({"enabled": false})),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    let update = sim.update_text(53, CHAT, CHAT, "Ada", "while disabled");
+    let (status, body) = sim
+        .deliver(&inlet.webhook("tg"), Some(SECRET), &update)
+        .await?;
+    assert_eq!(status, 503, "{body}");
+    inlet
+        .api(
+            Method::PATCH,
+            "/channels/tg",
+            Some(json!({"enabled": true})),
+        )
+        .await?;
+    customer_says(&sim, &inlet, 54, "back again").await?;
+    let case = cases(&inlet, "").await?[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (_, view) = inlet
+        .api(Method::GET, &format!("/cases/{case}"), None)
+        .await?;
+    let texts: Vec<&str> = view["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["before", "still works", "after the change", "back again"]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_on_two_channels_merge_into_one_profile() -> anyhow::Result<()> {
+    let sim = TelegramSim::start(TOKEN).await?;
+    sim.add_chat(CHAT);
+    sim.add_chat(CHAT + 1);
+    let base = sim.base_url();
+    let inlet = Inlet::start(
+        vec![
+            channel(
+                "tg",
+                "telegram",
+                &[
+                    ("bot_token", TOKEN),
+                    ("webhook_secret", SECRET),
+                    ("api_base", &base),
+                ],
+                &[&base],
+            ),
+            channel(
+                "tg2",
+                "telegram",
+                &[
+                    ("bot_token", TOKEN),
+                    ("webhook_secret", SECRET),
+                    ("api_base", &base),
+                ],
+                &[&base],
+            ),
+        ],
+        Limits::default(),
+    )
+    .await?;
+    for (ch, id) in [("tg", 60), ("tg2", 61)] {
+        let update = sim.update_text(id, CHAT, CHAT, "Ada", "hi");
+        assert_eq!(
+            sim.deliver(&inlet.webhook(ch), Some(SECRET), &update)
+                .await?
+                .0,
+            200
+        );
+    }
+    let list = cases(&inlet, "").await?;
+    assert_eq!(list.len(), 2, "one case per channel");
+    let a = list[0]["contact"].as_str().unwrap_or_default().to_string();
+    let b = list[1]["contact"].as_str().unwrap_or_default().to_string();
+    assert_ne!(a, b, "one identity per channel");
+    let (status, merged) = inlet
+        .api(
+            Method::POST,
+            &format!("/contacts/{a}/merge"),
+            Some(json!({"into": b})),
+        )
+        .await?;
+    assert_eq!(status, 200, "{merged}");
+    let (_, profile) = inlet
+        .api(Method::GET, &format!("/contacts/{b}"), None)
+        .await?;
+    assert_eq!(
+        profile["profile"].as_array().map(Vec::len),
+        Some(2),
+        "{profile}"
+    );
+    let (status, _) = inlet
+        .api(
+            Method::POST,
+            &format!("/contacts/{a}/merge"),
+            Some(json!({"into": b})),
+        )
+        .await?;
+    assert_eq!(status, 409);
+    Ok(())
+}

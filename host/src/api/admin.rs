@@ -196,6 +196,12 @@ pub async fn handle(
             let record = tenant_channel(app, p, &param(0)).await?;
             Ok(json_response(StatusCode::OK, &channel_view(app, &record)))
         }
+        ("PATCH", "/api/v1/channels/{channel_id}") => {
+            p.require_admin()?;
+            let patch: crate::app::ChannelPatch = read_json(req.into_body(), MAX_JSON).await?;
+            let record = app.update_channel(&p.tenant, &param(0), patch).await?;
+            Ok(json_response(StatusCode::OK, &channel_view(app, &record)))
+        }
         ("DELETE", "/api/v1/channels/{channel_id}") => {
             p.require_admin()?;
             app.delete_channel(&p.tenant, &param(0)).await?;
@@ -366,6 +372,7 @@ fn channel_view(app: &App, c: &ChannelRecord) -> serde_json::Value {
         "plugin": c.plugin,
         "version": plugin.as_ref().map(|p| p.manifest.version.clone()),
         "running": running.is_some(),
+        "enabled": c.enabled,
         "default_skill": c.default_skill,
         "default_script": c.default_script,
         "egress": c.egress,

@@ -34,6 +34,13 @@ struct Assign {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct MergeBody {
+    /// The contact whose profile `contact_id` joins.
+    into: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NoteBody {
     text: String,
 }
@@ -216,6 +223,29 @@ pub async fn handle(
             Ok(json_response(StatusCode::OK, &events))
         }
         ("GET", "/api/v1/stream") => stream(app, p).await,
+        ("GET", "/api/v1/contacts/{contact_id}") => {
+            let v = visible(app, p).await?;
+            let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
+            let (contact, identities) = blocking(move || inbox.contact_profile(&t, &id)).await?;
+            if v.as_ref().is_some_and(|v| !v.contains(&contact.channel)) {
+                return Err(ApiError::not_found(format!("no contact `{}`", contact.id)));
+            }
+            let identities: Vec<_> = identities
+                .into_iter()
+                .filter(|c| v.as_ref().is_none_or(|v| v.contains(&c.channel)))
+                .collect();
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"contact": contact, "profile": identities}),
+            ))
+        }
+        ("POST", "/api/v1/contacts/{contact_id}/merge") => {
+            p.require_supervisor()?;
+            let body: MergeBody = read_json(req.into_body(), MAX_JSON).await?;
+            let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
+            let merged = blocking(move || inbox.merge_contacts(&t, &id, &body.into)).await?;
+            Ok(json_response(StatusCode::OK, &json!({"profile": merged})))
+        }
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "no_route",

@@ -50,6 +50,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/channels"),
     ("GET", "/api/v1/channels/{channel_id}"),
     ("DELETE", "/api/v1/channels/{channel_id}"),
+    ("PATCH", "/api/v1/channels/{channel_id}"),
     ("POST", "/api/v1/channels/{channel_id}/messages"),
     ("GET", "/api/v1/agents"),
     ("POST", "/api/v1/agents"),
@@ -69,6 +70,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/cases/{case_id}/tags"),
     ("POST", "/api/v1/cases/{case_id}/messages/{seq}/retry"),
     ("GET", "/api/v1/search"),
+    ("GET", "/api/v1/contacts/{contact_id}"),
+    ("POST", "/api/v1/contacts/{contact_id}/merge"),
 ];
 
 /// Match a request against [`ROUTES`]: the pattern and the captured segments.
@@ -158,6 +161,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         _ => match auth::authenticate(&app, &req).await {
             Ok(principal) => {
                 if pattern.starts_with("/api/v1/cases")
+                    || pattern.starts_with("/api/v1/contacts")
                     || matches!(
                         pattern,
                         "/api/v1/events" | "/api/v1/stream" | "/api/v1/search" | "/api/v1/me"

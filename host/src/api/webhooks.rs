@@ -40,6 +40,13 @@ pub async fn handle(
             "this channel's tenant is suspended; nothing was stored",
         ));
     }
+    if !record.enabled {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "channel_disabled",
+            format!("channel `{channel_id}` is disabled; nothing was stored"),
+        ));
+    }
     let channel = app.runtime.channel(channel_id).ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

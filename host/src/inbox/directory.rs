@@ -209,6 +209,52 @@ impl Inbox {
         Ok(())
     }
 
+    // ---- contacts
+
+    /// A contact and every identity in its profile (the same person on other channels).
+    pub fn contact_profile(&self, tenant: &str, id: &str) -> Result<(Contact, Vec<Contact>)> {
+        let contact: Contact = self
+            .read(&keys::contact(tenant, id))?
+            .ok_or_else(|| InboxError::NotFound(format!("no contact `{id}`")))?;
+        let all: Vec<Contact> = self.scan_values(&keys::contacts(tenant), usize::MAX)?;
+        let identities = all
+            .into_iter()
+            .filter(|c| c.profile == contact.profile)
+            .collect();
+        Ok((contact, identities))
+    }
+
+    /// Merge `id`'s profile into `into`'s: afterwards both identities (and everything already
+    /// merged with either) share one profile.
+    pub fn merge_contacts(&self, tenant: &str, id: &str, into: &str) -> Result<Vec<Contact>> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let source: Contact = self
+            .read(&keys::contact(tenant, id))?
+            .ok_or_else(|| InboxError::NotFound(format!("no contact `{id}`")))?;
+        let target: Contact = self
+            .read(&keys::contact(tenant, into))?
+            .ok_or_else(|| InboxError::NotFound(format!("no contact `{into}`")))?;
+        if source.profile == target.profile {
+            return Err(InboxError::Conflict(
+                "these contacts are one profile already".into(),
+            ));
+        }
+        let all: Vec<Contact> = self.scan_values(&keys::contacts(tenant), usize::MAX)?;
+        let mut ops = Vec::new();
+        let mut merged = Vec::new();
+        for mut c in all {
+            if c.profile == source.profile {
+                c.profile = target.profile.clone();
+                ops.push(put(keys::contact(tenant, &c.id), &c));
+            }
+            if c.profile == target.profile {
+                merged.push(c);
+            }
+        }
+        self.commit.commit(ops)?;
+        Ok(merged)
+    }
+
     // ---- agents and skills
 
     pub fn put_agent(&self, agent: &Agent) -> Result<()> {

@@ -71,6 +71,9 @@ pub fn channels(t: &str) -> Vec<u8> {
 pub fn contact(t: &str, id: &str) -> Vec<u8> {
     join(&["T", t, "contact", id])
 }
+pub fn contacts(t: &str) -> Vec<u8> {
+    prefix(&["T", t, "contact"])
+}
 pub fn identity(t: &str, channel: &str, provider_user: &str) -> Vec<u8> {
     join(&["T", t, "ident", channel, provider_user])
 }
