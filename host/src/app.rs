@@ -27,6 +27,8 @@ pub struct App {
     pub operator_token: String,
     pub public_base_url: String,
     pub max_webhook_bytes: usize,
+    /// Where plugin files live; tenants' private plugins under `tenants/{tenant}/`.
+    pub plugins_dir: PathBuf,
 }
 
 /// What a tenant admin sends to create a channel.
@@ -91,7 +93,13 @@ impl App {
             .inbox
             .tenant(tenant)?
             .ok_or_else(|| InboxError::NotFound(format!("no tenant `{tenant}`")))?;
-        if let Some(plugin) = self.runtime.plugin(&input.plugin) {
+        let key = self
+            .runtime
+            .resolve_plugin(tenant, &input.plugin)
+            .ok_or_else(|| {
+                InboxError::NotFound(format!("plugin `{}` is not installed", input.plugin))
+            })?;
+        if let Some(plugin) = self.runtime.plugin(&key) {
             let regions = &plugin.manifest.regions;
             if !regions.is_empty()
                 && !regions
@@ -114,7 +122,7 @@ impl App {
         }
         let spec = ChannelSpec {
             id: input.id.clone(),
-            plugin: input.plugin.clone(),
+            plugin: key.clone(),
             config: input.config.clone(),
             egress: input.egress.clone(),
             public_url: input.public_url.clone(),
@@ -131,7 +139,7 @@ impl App {
             id: input.id.clone(),
             tenant: tenant.to_string(),
             name: input.name.unwrap_or_else(|| input.id.clone()),
-            plugin: input.plugin,
+            plugin: key,
             config: input.config.into_iter().collect(),
             egress: input.egress,
             default_skill: input.default_skill,
@@ -261,7 +269,33 @@ impl App {
         for c in channels {
             self.runtime.remove_channel(&c);
         }
+        self.runtime.remove_tenant_plugins(tenant);
+        let _ = std::fs::remove_dir_all(self.plugins_dir.join("tenants").join(tenant));
         Ok(())
+    }
+
+    /// Install a tenant's private (BYOC) plugin, or hot-swap a new version of it. The file is
+    /// kept under `{plugins_dir}/tenants/{tenant}/` so it loads again after a restart.
+    pub async fn install_private_plugin(
+        &self,
+        tenant: &str,
+        bytes: Vec<u8>,
+    ) -> Result<crate::runtime::InstallReport, crate::runtime::LoadError> {
+        let report = self
+            .runtime
+            .install_scoped(
+                bytes.clone(),
+                PluginSource::Upload,
+                Some(tenant.to_string()),
+            )
+            .await?;
+        let dir = self.plugins_dir.join("tenants").join(tenant);
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(format!("{}.wasm", report.id)), &bytes));
+        if let Err(e) = written {
+            tracing::error!(tenant, plugin = %report.id, "private plugin installed but not saved for restarts: {e}");
+        }
+        Ok(report)
     }
 
     /// Whether a tenant accepts traffic.
@@ -343,6 +377,7 @@ pub async fn start(mut config: Config) -> Result<Running> {
         .with_context(|| format!("cannot create plugins dir {}", plugins_dir.display()))?;
     let mut watcher = DirWatcher::new(plugins_dir.clone());
     watcher.scan(&runtime).await;
+    load_private_plugins(&runtime, &plugins_dir.join("tenants")).await;
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -361,6 +396,7 @@ pub async fn start(mut config: Config) -> Result<Running> {
         operator_token,
         public_base_url,
         max_webhook_bytes: config.max_webhook_kb * 1024,
+        plugins_dir: plugins_dir.clone(),
     });
 
     // Channels stored by earlier runs come back first; the config file's channels are
@@ -424,6 +460,34 @@ pub async fn start(mut config: Config) -> Result<Running> {
         tasks,
         _demo: demo,
     })
+}
+
+/// Tenants' private plugins saved by earlier runs: `{dir}/{tenant}/{id}.wasm`.
+async fn load_private_plugins(runtime: &Arc<Runtime>, dir: &Path) {
+    let Ok(tenants) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for tenant in tenants.filter_map(|e| e.ok()) {
+        let owner = tenant.file_name().to_string_lossy().into_owned();
+        let Ok(files) = std::fs::read_dir(tenant.path()) else {
+            continue;
+        };
+        for file in files.filter_map(|e| e.ok()).map(|e| e.path()) {
+            if file.extension().is_none_or(|x| x != "wasm") {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
+            let source = PluginSource::File(file.display().to_string());
+            if let Err(e) = runtime
+                .install_scoped(bytes, source, Some(owner.clone()))
+                .await
+            {
+                tracing::error!(tenant = %owner, file = %file.display(), "private plugin refused: {e}");
+            }
+        }
+    }
 }
 
 fn load_or_create_token(path: &Path) -> Result<String> {

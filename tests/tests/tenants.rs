@@ -194,8 +194,9 @@ async fn roles_and_channel_permissions_are_enforced() -> anyhow::Result<()> {
     // Tenant admins cannot act as the operator.
     let (s, _) = call(&w.inlet, &w.acme, Method::GET, "/tenants", None).await?;
     assert_eq!(s, 403);
-    let (s, _) = call(&w.inlet, &w.acme, Method::POST, "/plugins", Some(json!({}))).await?;
-    assert_eq!(s, 403);
+    // ... though they may upload private plugins: garbage is refused as such.
+    let (s, err) = call(&w.inlet, &w.acme, Method::POST, "/plugins", Some(json!({}))).await?;
+    assert_eq!(s, 422, "{err}");
     // An agent permitted on no channel sees nothing.
     call(
         &w.inlet,
@@ -280,6 +281,7 @@ async fn roles_and_channel_permissions_are_enforced() -> anyhow::Result<()> {
     .await?;
     assert_eq!(s, 200, "{taken}");
     for (method, path) in [
+        (Method::POST, "/plugins"),
         (Method::POST, "/channels"),
         (Method::POST, "/agents"),
         (Method::POST, "/tokens"),
@@ -454,5 +456,63 @@ async fn a_region_restricted_plugin_is_refused_outside_its_regions() -> anyhow::
     )
     .await?;
     assert_eq!(s, 201, "EU tenant may: {ok}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_private_plugin_is_invisible_to_every_other_tenant() -> anyhow::Result<()> {
+    let w = world().await?;
+    let auth = format!("Bearer {}", w.acme);
+    let r = inlet_simulators::request(
+        Method::POST,
+        &w.inlet.url("/api/v1/plugins"),
+        &[("authorization", &auth)],
+        fixture("misbehave-regional.wasm"),
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let keys = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["key"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (_, mine) = call(&w.inlet, &w.acme, Method::GET, "/plugins", None).await?;
+    assert!(keys(&mine).contains(&"acme/regional".to_string()), "{mine}");
+    let (_, theirs) = call(&w.inlet, &w.globex, Method::GET, "/plugins", None).await?;
+    assert!(!theirs.to_string().contains("regional"), "{theirs}");
+    for name in ["regional", "acme/regional"] {
+        let (s, _) = call(
+            &w.inlet,
+            &w.globex,
+            Method::GET,
+            &format!("/plugins/{}", name.replace('/', "%2F")),
+            None,
+        )
+        .await?;
+        assert_eq!(s, 404);
+        let body = json!({"id": format!("g-{}", name.replace('/', "-")), "plugin": name, "default_skill": "s", "default_script": "w"});
+        let (s, err) = call(&w.inlet, &w.globex, Method::POST, "/channels", Some(body)).await?;
+        assert_eq!(s, 404, "globex must not use acme's plugin `{name}`: {err}");
+    }
+    let body = json!({"id": "acme-own", "plugin": "regional", "default_skill": "s", "default_script": "w"});
+    let (s, created) = call(&w.inlet, &w.acme, Method::POST, "/channels", Some(body)).await?;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["plugin"], "acme/regional");
+    let r = inlet_simulators::request(Method::POST, &w.inlet.webhook("acme-own"), &[], "via byoc")
+        .await?;
+    assert_eq!(r.status, 200);
+    let (_, all) = call(&w.inlet, ADMIN_TOKEN, Method::GET, "/plugins", None).await?;
+    assert!(
+        keys(&all).contains(&"acme/regional".to_string()),
+        "the operator sees every plugin"
+    );
+    call(&w.inlet, ADMIN_TOKEN, Method::DELETE, "/tenants/acme", None).await?;
+    let (_, all) = call(&w.inlet, ADMIN_TOKEN, Method::GET, "/plugins", None).await?;
+    assert!(
+        !keys(&all).contains(&"acme/regional".to_string()),
+        "deleted with its tenant: {all}"
+    );
     Ok(())
 }

@@ -141,20 +141,37 @@ pub async fn handle(
         }
 
         // ---- plugins
-        ("GET", "/api/v1/plugins") => Ok(json_response(StatusCode::OK, &app.runtime.plugins())),
-        ("GET", "/api/v1/plugins/{plugin_id}") => app
-            .runtime
-            .plugin(&param(0))
-            .map(|info| json_response(StatusCode::OK, &info))
-            .ok_or_else(|| ApiError::not_found(format!("no plugin `{}`", param(0)))),
+        ("GET", "/api/v1/plugins") => {
+            let list = if p.is_operator() {
+                app.runtime.plugins()
+            } else {
+                app.runtime.plugins_for(&p.tenant)
+            };
+            Ok(json_response(StatusCode::OK, &list))
+        }
+        ("GET", "/api/v1/plugins/{plugin_id}") => {
+            let key = if p.is_operator() && app.runtime.plugin(&param(0)).is_some() {
+                Some(param(0))
+            } else {
+                app.runtime.resolve_plugin(&p.tenant, &param(0))
+            };
+            key.and_then(|k| app.runtime.plugin(&k))
+                .map(|info| json_response(StatusCode::OK, &info))
+                .ok_or_else(|| ApiError::not_found(format!("no plugin `{}`", param(0))))
+        }
         ("POST", "/api/v1/plugins") => {
-            p.require_operator()?;
+            // The operator installs into the catalogue every tenant sees; a tenant admin
+            // installs a private (BYOC) plugin only its own tenant sees.
+            p.require_admin()?;
             let bytes = read_body(req.into_body(), MAX_PLUGIN_BYTES).await?;
-            let report = app
-                .runtime
-                .install(bytes.to_vec(), PluginSource::Upload)
-                .await
-                .map_err(load_error)?;
+            let report = if p.is_operator() {
+                app.runtime
+                    .install(bytes.to_vec(), PluginSource::Upload)
+                    .await
+            } else {
+                app.install_private_plugin(&p.tenant, bytes.to_vec()).await
+            }
+            .map_err(load_error)?;
             Ok(json_response(StatusCode::OK, &report))
         }
         ("POST", "/api/v1/plugins/inspect") => {

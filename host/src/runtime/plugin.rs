@@ -55,6 +55,10 @@ pub struct LoadedPlugin {
 /// Listing and inspection view.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginInfo {
+    /// Registry key: the id, or `{tenant}/{id}` for a tenant's private plugin.
+    pub key: String,
+    /// The tenant owning a private plugin; absent for the operator's catalogue.
+    pub owner: Option<String>,
     pub id: String,
     pub name: String,
     pub version: String,
@@ -132,6 +136,8 @@ impl LoadedPlugin {
 
     pub fn info(&self) -> PluginInfo {
         PluginInfo {
+            key: self.manifest.id.clone(),
+            owner: None,
             id: self.manifest.id.clone(),
             name: self.manifest.name.clone(),
             version: self.manifest.version.clone(),

@@ -26,6 +26,17 @@ use super::Runtime;
 
 pub struct PluginSlot {
     current: ArcSwap<LoadedPlugin>,
+    /// `None`: the operator's catalogue, visible to every tenant. `Some(tenant)`: a tenant's
+    /// private (BYOC) plugin, visible to that tenant only.
+    owner: Option<String>,
+}
+
+/// The registry key of a plugin: its id, or `{tenant}/{id}` for a tenant's private plugin.
+pub fn scoped_key(owner: Option<&str>, id: &str) -> String {
+    match owner {
+        Some(t) => format!("{t}/{id}"),
+        None => id.to_string(),
+    }
 }
 
 impl PluginSlot {
@@ -85,6 +96,16 @@ impl Runtime {
         bytes: Vec<u8>,
         source: PluginSource,
     ) -> Result<InstallReport, LoadError> {
+        self.install_scoped(bytes, source, None).await
+    }
+
+    /// Install into the operator's catalogue (`owner = None`) or as a tenant's private plugin.
+    pub async fn install_scoped(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        source: PluginSource,
+        owner: Option<String>,
+    ) -> Result<InstallReport, LoadError> {
         let _one_at_a_time = self.swap_lock.lock().await;
         let this = self.clone();
         let started = Instant::now();
@@ -93,7 +114,7 @@ impl Runtime {
             .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??;
         let compile_ms = ms(started.elapsed());
         let candidate = Arc::new(candidate);
-        let id = candidate.manifest.id.clone();
+        let id = scoped_key(owner.as_deref(), &candidate.manifest.id);
         let existing = self.slot(&id);
         if let Some(slot) = &existing {
             if slot.current().hash == candidate.hash {
@@ -105,7 +126,7 @@ impl Runtime {
         let users: Vec<Arc<ChannelHandle>> = self
             .channels()
             .into_iter()
-            .filter(|c| c.plugin_id() == id)
+            .filter(|c| c.spec.plugin == id)
             .collect();
         let mut rebinds = Vec::new();
         for channel in &users {
@@ -162,6 +183,7 @@ impl Runtime {
                     id.clone(),
                     Arc::new(PluginSlot {
                         current: ArcSwap::new(candidate.clone()),
+                        owner: owner.clone(),
                     }),
                 );
                 None
@@ -210,14 +232,52 @@ impl Runtime {
         plugins.get(id).cloned()
     }
 
-    /// The current version of every installed plugin.
+    /// The current version of every installed plugin (operator view).
     pub fn plugins(&self) -> Vec<PluginInfo> {
         let plugins = self.plugins.read().unwrap_or_else(|p| p.into_inner());
-        plugins.values().map(|s| s.current().info()).collect()
+        plugins.iter().map(|(k, s)| slot_info(k, s)).collect()
     }
 
-    pub fn plugin(&self, id: &str) -> Option<PluginInfo> {
-        self.slot(id).map(|s| s.current().info())
+    /// What `tenant` can use: the operator's catalogue and its own private plugins.
+    pub fn plugins_for(&self, tenant: &str) -> Vec<PluginInfo> {
+        let plugins = self.plugins.read().unwrap_or_else(|p| p.into_inner());
+        plugins
+            .iter()
+            .filter(|(_, s)| s.owner.as_deref().is_none_or(|o| o == tenant))
+            .map(|(k, s)| slot_info(k, s))
+            .collect()
+    }
+
+    /// A plugin by registry key.
+    pub fn plugin(&self, key: &str) -> Option<PluginInfo> {
+        self.slot(key).map(|s| slot_info(key, &s))
+    }
+
+    /// The registry key `name` means for `tenant`: its own private plugin of that id first,
+    /// then the operator's. Other tenants' private plugins are never found.
+    pub fn resolve_plugin(&self, tenant: &str, name: &str) -> Option<String> {
+        if name.contains('/') {
+            // Already a key: only the owner may use a private one.
+            return name
+                .split_once('/')
+                .filter(|(owner, _)| *owner == tenant)
+                .and_then(|_| self.slot(name).map(|_| name.to_string()));
+        }
+        let private = scoped_key(Some(tenant), name);
+        if self.slot(&private).is_some() {
+            return Some(private);
+        }
+        self.slot(name)
+            .filter(|s| s.owner.is_none())
+            .map(|_| name.to_string())
+    }
+
+    /// Remove every private plugin of `tenant`; returns how many.
+    pub fn remove_tenant_plugins(&self, tenant: &str) -> usize {
+        let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
+        let before = plugins.len();
+        plugins.retain(|_, s| s.owner.as_deref() != Some(tenant));
+        before - plugins.len()
     }
 
     /// Create a channel, validating its configuration against the plugin's manifest.
@@ -360,6 +420,13 @@ fn check_config(
             missing.join(", ")
         ))
     }
+}
+
+fn slot_info(key: &str, slot: &PluginSlot) -> PluginInfo {
+    let mut info = slot.current().info();
+    info.key = key.to_string();
+    info.owner = slot.owner.clone();
+    info
 }
 
 fn ms(d: Duration) -> f64 {
