@@ -118,6 +118,17 @@ pub async fn run() -> anyhow::Result<()> {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".into(),
         admin_token: Some("bench-operator-token-0000".into()),
+        // Measure ingest itself, not the per-tenant rate limit.
+        tenant_limits: inlet::config::TenantLimits {
+            webhooks: inlet::ratelimit::Rate {
+                per_second: 0.0,
+                burst: 0.0,
+            },
+            api: inlet::ratelimit::Rate {
+                per_second: 0.0,
+                burst: 0.0,
+            },
+        },
         ..inlet::config::Config::default()
     };
     let running = inlet::app::start(config).await?;

@@ -1,5 +1,5 @@
 //! `inlet-bench`: measures Inlet and prints each figure next to a baseline measured in the
-//! same run. `cargo run --release -p inlet-bench -- [runtime|ingest|listing|all]`.
+//! same run. `cargo run --release -p inlet-bench -- [runtime|ingest|tenants|listing|all]`.
 //!
 //! runtime (this file):
 //! 1. Telegram `receive` through the WASM plugin vs the same parsing compiled natively.
@@ -173,6 +173,7 @@ async fn throughput(
 
 mod ingest;
 mod listing;
+mod tenants;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -181,12 +182,16 @@ async fn main() -> anyhow::Result<()> {
         "runtime" => runtime_bench().await,
         "ingest" => ingest::run().await,
         "listing" => listing::run().await,
+        "tenants" => tenants::run().await,
         "all" => {
             runtime_bench().await?;
             ingest::run().await?;
+            tenants::run().await?;
             listing::run().await
         }
-        other => anyhow::bail!("unknown benchmark `{other}`: runtime, ingest, listing or all"),
+        other => {
+            anyhow::bail!("unknown benchmark `{other}`: runtime, ingest, tenants, listing or all")
+        }
     }
 }
 

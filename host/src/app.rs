@@ -29,6 +29,9 @@ pub struct App {
     pub max_webhook_bytes: usize,
     /// Where plugin files live; tenants' private plugins under `tenants/{tenant}/`.
     pub plugins_dir: PathBuf,
+    /// Per-tenant rate limits.
+    pub webhook_limiter: crate::ratelimit::TenantLimiter,
+    pub api_limiter: crate::ratelimit::TenantLimiter,
 }
 
 /// What a tenant admin sends to create a channel.
@@ -397,6 +400,8 @@ pub async fn start(mut config: Config) -> Result<Running> {
         public_base_url,
         max_webhook_bytes: config.max_webhook_kb * 1024,
         plugins_dir: plugins_dir.clone(),
+        webhook_limiter: crate::ratelimit::TenantLimiter::new(config.tenant_limits.webhooks),
+        api_limiter: crate::ratelimit::TenantLimiter::new(config.tenant_limits.api),
     });
 
     // Channels stored by earlier runs come back first; the config file's channels are

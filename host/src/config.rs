@@ -29,12 +29,39 @@ pub struct Config {
     /// Largest webhook body accepted, KiB.
     pub max_webhook_kb: usize,
     pub limits: Limits,
+    /// Per-tenant request rates (token buckets); `per_second = 0` means unlimited.
+    pub tenant_limits: TenantLimits,
     /// A resolved case reopens when the customer writes again within this many hours.
     pub reopen_window_hours: u64,
     /// Start the bundled provider simulators with demo channels and a simulated customer
     /// (on by default when `inlet serve` runs without a config file).
     pub demo: bool,
     pub channels: Vec<ChannelEntry>,
+}
+
+/// Per-tenant rate limits, so one tenant's flood cannot starve another.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantLimits {
+    /// Webhook requests per second across a tenant's channels.
+    pub webhooks: crate::ratelimit::Rate,
+    /// `/api/v1` requests per second across a tenant's tokens.
+    pub api: crate::ratelimit::Rate,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        Self {
+            webhooks: crate::ratelimit::Rate {
+                per_second: 500.0,
+                burst: 1000.0,
+            },
+            api: crate::ratelimit::Rate {
+                per_second: 200.0,
+                burst: 400.0,
+            },
+        }
+    }
 }
 
 /// A `[[channels]]` entry: a channel of the `default` tenant (or of `tenant`).
@@ -81,6 +108,7 @@ impl Default for Config {
             admin_token: None,
             max_webhook_kb: 1024,
             limits: Limits::default(),
+            tenant_limits: TenantLimits::default(),
             reopen_window_hours: 168,
             demo: false,
             channels: Vec::new(),

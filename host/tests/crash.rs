@@ -70,6 +70,9 @@ async fn every_acknowledged_webhook_survives_kill_minus_nine_exactly_once() {
 data_dir = "{data}"
 listen = "127.0.0.1:{port}"
 admin_token = "{TOKEN}"
+[tenant_limits.webhooks]
+per_second = 0.0
+burst = 0.0
 [[channels]]
 id = "tg"
 plugin = "telegram"

@@ -20,6 +20,15 @@ pub struct Inlet {
 impl Inlet {
     /// Start a server with the given channels and limits.
     pub async fn start(channels: Vec<ChannelSpec>, limits: Limits) -> Result<Self> {
+        Self::start_with(channels, limits, |_| {}).await
+    }
+
+    /// Start a server, adjusting the configuration first.
+    pub async fn start_with(
+        channels: Vec<ChannelSpec>,
+        limits: Limits,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Result<Self> {
         let data = tempfile::tempdir()?;
         let config = Config {
             data_dir: data.path().to_path_buf(),
@@ -30,6 +39,8 @@ impl Inlet {
             channels: Vec::new(),
             ..Config::default()
         };
+        let mut config = config;
+        adjust(&mut config);
         let running = inlet::app::start(config).await?;
         for spec in channels {
             let input = ChannelInput {

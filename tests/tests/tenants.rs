@@ -49,7 +49,11 @@ struct World {
 }
 
 async fn world() -> anyhow::Result<World> {
-    let inlet = Inlet::start(Vec::new(), Limits::default()).await?;
+    world_with(|_| {}).await
+}
+
+async fn world_with(adjust: impl FnOnce(&mut inlet::config::Config)) -> anyhow::Result<World> {
+    let inlet = Inlet::start_with(Vec::new(), Limits::default(), adjust).await?;
     let auth = format!("Bearer {ADMIN_TOKEN}");
     let r = inlet_simulators::request(
         Method::POST,
@@ -514,5 +518,57 @@ async fn a_tenants_private_plugin_is_invisible_to_every_other_tenant() -> anyhow
         !keys(&all).contains(&"acme/regional".to_string()),
         "deleted with its tenant: {all}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenants_webhook_flood_is_rate_limited_and_another_tenant_is_untouched(
+) -> anyhow::Result<()> {
+    let w = world_with(|c| {
+        c.tenant_limits.webhooks = inlet::ratelimit::Rate {
+            per_second: 5.0,
+            burst: 10.0,
+        };
+    })
+    .await?;
+    let (mut accepted, mut limited) = (0, 0);
+    for i in 0..40 {
+        let r = inlet_simulators::request(
+            Method::POST,
+            &w.inlet.webhook("acme-chat"),
+            &[],
+            format!("flood {i}"),
+        )
+        .await?;
+        match r.status {
+            200 => accepted += 1,
+            429 => {
+                limited += 1;
+                assert!(r.header("retry-after").is_some(), "429 says when to retry");
+                assert!(r.text().contains("tenant_rate_limited"));
+            }
+            other => anyhow::bail!("unexpected {other}: {}", r.text()),
+        }
+    }
+    assert!(limited > 0, "the flood was limited");
+    assert!(accepted >= 9, "the burst went through: {accepted}");
+    // Nothing of a refused webhook was stored.
+    let (_, events) = call(&w.inlet, &w.acme, Method::GET, "/events?limit=1000", None).await?;
+    assert_eq!(
+        events.as_array().map(Vec::len),
+        Some(accepted + 1),
+        "world() sent one before the flood"
+    );
+    // The other tenant is not affected by acme's empty bucket.
+    for i in 0..5 {
+        let r = inlet_simulators::request(
+            Method::POST,
+            &w.inlet.webhook("globex-chat"),
+            &[],
+            format!("calm {i}"),
+        )
+        .await?;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
     Ok(())
 }

@@ -160,6 +160,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
             .unwrap_or_else(|_| Response::new(full(Bytes::new())))),
         _ => match auth::authenticate(&app, &req).await {
             Ok(principal) => {
+                if let Err(retry) = app.api_limiter.check(&principal.tenant) {
+                    return rate_limited(&principal.tenant, "API", retry).response();
+                }
                 if pattern.starts_with("/api/v1/cases")
                     || pattern.starts_with("/api/v1/contacts")
                     || matches!(
@@ -176,6 +179,18 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         },
     };
     result.unwrap_or_else(|e| e.response())
+}
+
+pub(crate) fn rate_limited(tenant: &str, what: &str, retry_after_secs: u64) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "tenant_rate_limited",
+        format!(
+            "tenant `{tenant}` is over its {what} rate limit; retry after {retry_after_secs} s"
+        ),
+    );
+    e.retry_after_secs = Some(retry_after_secs);
+    e
 }
 
 fn route_matches_path(pattern: &str, path: &str) -> bool {

@@ -47,6 +47,10 @@ pub async fn handle(
             format!("channel `{channel_id}` is disabled; nothing was stored"),
         ));
     }
+    if let Err(retry) = app.webhook_limiter.check(&record.tenant) {
+        // The provider retries later; nothing is stored.
+        return Err(super::rate_limited(&record.tenant, "webhook", retry));
+    }
     let channel = app.runtime.channel(channel_id).ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
