@@ -149,6 +149,7 @@ pub async fn run() -> anyhow::Result<()> {
                 public_url: None,
                 default_skill: "support".into(),
                 default_script: "welcome".into(),
+                plugin_version: None,
             },
         )
         .await?;

@@ -18,6 +18,7 @@ fn channel() -> ChannelRecord {
         egress: Vec::new(),
         default_skill: "support".into(),
         default_script: "welcome".into(),
+        plugin_version: None,
         enabled: true,
         public_url: None,
         created_ms: 0,

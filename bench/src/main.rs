@@ -118,6 +118,7 @@ async fn telegram_channel(rt: &Arc<Runtime>) -> anyhow::Result<Arc<inlet::runtim
         .into(),
         egress: Vec::new(),
         public_url: None,
+        version: None,
     };
     Ok(rt.add_channel(spec, "http://127.0.0.1:8080").await?)
 }
@@ -290,6 +291,7 @@ async fn runtime_bench() -> anyhow::Result<()> {
                 config: Default::default(),
                 egress: Vec::new(),
                 public_url: None,
+                version: None,
             },
             "http://x",
         )

@@ -47,6 +47,7 @@ async fn start(limit: Option<Rate>) -> anyhow::Result<(inlet::app::Running, temp
                     public_url: None,
                     default_skill: "s".into(),
                     default_script: "w".into(),
+                    plugin_version: None,
                 },
             )
             .await?;

@@ -50,6 +50,21 @@ pub struct ChannelInput {
     pub public_url: Option<String>,
     pub default_skill: String,
     pub default_script: String,
+    /// Pin a plugin version (canary); absent follows the active version.
+    #[serde(default)]
+    pub plugin_version: Option<String>,
+}
+
+/// How a stored channel runs.
+pub fn record_spec(r: &ChannelRecord) -> ChannelSpec {
+    ChannelSpec {
+        id: r.id.clone(),
+        plugin: r.plugin.clone(),
+        config: r.config.clone().into_iter().collect(),
+        egress: r.egress.clone(),
+        public_url: r.public_url.clone(),
+        version: r.plugin_version.clone(),
+    }
 }
 
 /// What may change on a channel (absent fields stay as they are).
@@ -62,6 +77,14 @@ pub struct ChannelPatch {
     pub default_skill: Option<String>,
     pub default_script: Option<String>,
     pub enabled: Option<bool>,
+    /// `"2.0.0"` pins that version, `null` unpins; absent leaves the pin as it is.
+    #[serde(default, deserialize_with = "present")]
+    pub plugin_version: Option<Option<String>>,
+}
+
+/// A field that is present (possibly `null`) deserialises to `Some(..)`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
 }
 
 impl From<ChannelEntry> for ChannelInput {
@@ -75,6 +98,7 @@ impl From<ChannelEntry> for ChannelInput {
             public_url: e.public_url,
             default_skill: e.default_skill,
             default_script: e.default_script,
+            plugin_version: None,
         }
     }
 }
@@ -129,6 +153,7 @@ impl App {
             config: input.config.clone(),
             egress: input.egress.clone(),
             public_url: input.public_url.clone(),
+            version: input.plugin_version.clone(),
         };
         self.runtime
             .add_channel(spec, &self.public_base_url)
@@ -147,6 +172,7 @@ impl App {
             egress: input.egress,
             default_skill: input.default_skill,
             default_script: input.default_script,
+            plugin_version: input.plugin_version,
             enabled: true,
             public_url: input.public_url,
             created_ms: inbox::now_ms(),
@@ -207,29 +233,25 @@ impl App {
         if let Some(e) = patch.enabled {
             new.enabled = e;
         }
+        if let Some(v) = patch.plugin_version {
+            new.plugin_version = v;
+        }
         if new.default_skill.trim().is_empty() || new.default_script.trim().is_empty() {
             return Err(InboxError::Invalid(
                 "every channel needs a default_skill and a default_script".into(),
             ));
         }
-        let spec = |r: &ChannelRecord| ChannelSpec {
-            id: r.id.clone(),
-            plugin: r.plugin.clone(),
-            config: r.config.clone().into_iter().collect(),
-            egress: r.egress.clone(),
-            public_url: r.public_url.clone(),
-        };
         let was_running = self.runtime.remove_channel(id);
         if new.enabled {
             if let Err(e) = self
                 .runtime
-                .add_channel(spec(&new), &self.public_base_url)
+                .add_channel(record_spec(&new), &self.public_base_url)
                 .await
             {
                 if was_running {
                     let _ = self
                         .runtime
-                        .add_channel(spec(&old), &self.public_base_url)
+                        .add_channel(record_spec(&old), &self.public_base_url)
                         .await;
                 }
                 return Err(InboxError::Invalid(e.to_string()));
@@ -245,7 +267,7 @@ impl App {
             if old.enabled {
                 let _ = self
                     .runtime
-                    .add_channel(spec(&old), &self.public_base_url)
+                    .add_channel(record_spec(&old), &self.public_base_url)
                     .await;
             }
             return Err(e);
@@ -273,30 +295,53 @@ impl App {
             self.runtime.remove_channel(&c);
         }
         self.runtime.remove_tenant_plugins(tenant);
-        let _ = std::fs::remove_dir_all(self.plugins_dir.join("tenants").join(tenant));
+        let _ = std::fs::remove_dir_all(self.plugins_dir.join("versions").join(tenant));
         Ok(())
     }
 
-    /// Install a tenant's private (BYOC) plugin, or hot-swap a new version of it. The file is
-    /// kept under `{plugins_dir}/tenants/{tenant}/` so it loads again after a restart.
-    pub async fn install_private_plugin(
+    /// Install a plugin version uploaded through the API: into the operator's catalogue
+    /// (`owner = None`) or as a tenant's private (BYOC) plugin; `activate = false` stages it.
+    /// The file is kept under `{plugins_dir}/versions/{owner}/{id}/{version}.wasm` (and the
+    /// active version in `.../{id}/active`) so it loads again after a restart.
+    pub async fn upload_plugin(
         &self,
-        tenant: &str,
+        owner: Option<&str>,
         bytes: Vec<u8>,
+        activate: bool,
     ) -> Result<crate::runtime::InstallReport, crate::runtime::LoadError> {
         let report = self
             .runtime
-            .install_scoped(
+            .install_version(
                 bytes.clone(),
                 PluginSource::Upload,
-                Some(tenant.to_string()),
+                owner.map(str::to_string),
+                activate,
             )
             .await?;
-        let dir = self.plugins_dir.join("tenants").join(tenant);
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(dir.join(format!("{}.wasm", report.id)), &bytes));
-        if let Err(e) = written {
-            tracing::error!(tenant, plugin = %report.id, "private plugin installed but not saved for restarts: {e}");
+        let dir = versions_dir(&self.plugins_dir, owner, &report.id);
+        let mut saved = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(format!("{}.wasm", report.version)), &bytes));
+        if report.activated && saved.is_ok() {
+            saved = std::fs::write(dir.join("active"), &report.version);
+        }
+        if let Err(e) = saved {
+            tracing::error!(plugin = %report.id, version = %report.version, "plugin installed but not saved for restarts: {e}");
+        }
+        Ok(report)
+    }
+
+    /// Roll a loaded version out to every unpinned channel of the plugin (or roll back).
+    pub async fn activate_plugin(
+        &self,
+        owner: Option<&str>,
+        id: &str,
+        version: &str,
+    ) -> Result<crate::runtime::InstallReport, crate::runtime::LoadError> {
+        let key = crate::runtime::scoped_key(owner, id);
+        let report = self.runtime.activate(&key, version).await?;
+        let dir = versions_dir(&self.plugins_dir, owner, id);
+        if dir.exists() {
+            let _ = std::fs::write(dir.join("active"), version);
         }
         Ok(report)
     }
@@ -380,7 +425,7 @@ pub async fn start(mut config: Config) -> Result<Running> {
         .with_context(|| format!("cannot create plugins dir {}", plugins_dir.display()))?;
     let mut watcher = DirWatcher::new(plugins_dir.clone());
     watcher.scan(&runtime).await;
-    load_private_plugins(&runtime, &plugins_dir.join("tenants")).await;
+    load_saved_versions(&runtime, &plugins_dir.join("versions")).await;
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -407,14 +452,10 @@ pub async fn start(mut config: Config) -> Result<Running> {
     // Channels stored by earlier runs come back first; the config file's channels are
     // created if they do not exist yet.
     for record in inbox.all_channels()?.into_iter().filter(|r| r.enabled) {
-        let spec = ChannelSpec {
-            id: record.id.clone(),
-            plugin: record.plugin.clone(),
-            config: record.config.clone().into_iter().collect(),
-            egress: record.egress.clone(),
-            public_url: record.public_url.clone(),
-        };
-        if let Err(e) = runtime.add_channel(spec, &app.public_base_url).await {
+        if let Err(e) = runtime
+            .add_channel(record_spec(&record), &app.public_base_url)
+            .await
+        {
             tracing::error!(channel = %record.id, tenant = %record.tenant, "stored channel cannot start: {e}");
         }
     }
@@ -467,29 +508,57 @@ pub async fn start(mut config: Config) -> Result<Running> {
     })
 }
 
-/// Tenants' private plugins saved by earlier runs: `{dir}/{tenant}/{id}.wasm`.
-async fn load_private_plugins(runtime: &Arc<Runtime>, dir: &Path) {
-    let Ok(tenants) = std::fs::read_dir(dir) else {
+/// Where uploaded versions of a plugin are kept.
+fn versions_dir(plugins_dir: &Path, owner: Option<&str>, id: &str) -> PathBuf {
+    plugins_dir
+        .join("versions")
+        .join(owner.unwrap_or(CATALOGUE_DIR))
+        .join(id)
+}
+
+/// The operator catalogue's folder under `versions/` (tenant ids cannot start with `_`).
+const CATALOGUE_DIR: &str = "_catalogue";
+
+/// Versions uploaded by earlier runs: every one is loaded, then the recorded active one is
+/// activated again.
+async fn load_saved_versions(runtime: &Arc<Runtime>, dir: &Path) {
+    let Ok(owners) = std::fs::read_dir(dir) else {
         return;
     };
-    for tenant in tenants.filter_map(|e| e.ok()) {
-        let owner = tenant.file_name().to_string_lossy().into_owned();
-        let Ok(files) = std::fs::read_dir(tenant.path()) else {
+    for owner_dir in owners.filter_map(|e| e.ok()) {
+        let name = owner_dir.file_name().to_string_lossy().into_owned();
+        let owner = (name != CATALOGUE_DIR).then_some(name);
+        let Ok(plugins) = std::fs::read_dir(owner_dir.path()) else {
             continue;
         };
-        for file in files.filter_map(|e| e.ok()).map(|e| e.path()) {
-            if file.extension().is_none_or(|x| x != "wasm") {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(&file) else {
+        for plugin_dir in plugins.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let Ok(files) = std::fs::read_dir(&plugin_dir) else {
                 continue;
             };
-            let source = PluginSource::File(file.display().to_string());
-            if let Err(e) = runtime
-                .install_scoped(bytes, source, Some(owner.clone()))
-                .await
-            {
-                tracing::error!(tenant = %owner, file = %file.display(), "private plugin refused: {e}");
+            let mut files: Vec<PathBuf> = files
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+                .collect();
+            files.sort();
+            let mut key = None;
+            for file in files {
+                let Ok(bytes) = std::fs::read(&file) else {
+                    continue;
+                };
+                let source = PluginSource::File(file.display().to_string());
+                match runtime
+                    .install_version(bytes, source, owner.clone(), false)
+                    .await
+                {
+                    Ok(r) => key = Some(crate::runtime::scoped_key(owner.as_deref(), &r.id)),
+                    Err(e) => tracing::error!(file = %file.display(), "saved plugin refused: {e}"),
+                }
+            }
+            let active = std::fs::read_to_string(plugin_dir.join("active")).ok();
+            if let (Some(key), Some(version)) = (key, active) {
+                if let Err(e) = runtime.activate(&key, version.trim()).await {
+                    tracing::error!(plugin = %key, "cannot re-activate saved version: {e}");
+                }
             }
         }
     }

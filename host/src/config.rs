@@ -92,6 +92,7 @@ impl ChannelEntry {
             config: self.config.clone(),
             egress: self.egress.clone(),
             public_url: self.public_url.clone(),
+            version: None,
         }
     }
 }

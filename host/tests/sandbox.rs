@@ -45,6 +45,7 @@ fn spec(id: &str, allowed_url: &str, grants: &[&str]) -> ChannelSpec {
         config: [("allowed_url".to_string(), allowed_url.to_string())].into(),
         egress: grants.iter().map(|g| g.to_string()).collect(),
         public_url: None,
+        version: None,
     }
 }
 

@@ -52,6 +52,7 @@ impl Inlet {
                 public_url: spec.public_url,
                 default_skill: "support".into(),
                 default_script: "welcome".into(),
+                plugin_version: None,
             };
             running.app.create_channel(DEFAULT_TENANT, input).await?;
         }
@@ -122,5 +123,6 @@ pub fn channel(id: &str, plugin: &str, config: &[(&str, &str)], egress: &[&str])
             .collect::<HashMap<_, _>>(),
         egress: egress.iter().map(|e| e.to_string()).collect(),
         public_url: None,
+        version: None,
     }
 }

@@ -48,6 +48,12 @@ struct NewAgent {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Activate {
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewSkill {
     id: String,
     name: String,
@@ -163,15 +169,44 @@ pub async fn handle(
             // The operator installs into the catalogue every tenant sees; a tenant admin
             // installs a private (BYOC) plugin only its own tenant sees.
             p.require_admin()?;
+            let activate = super::query_map(&req)
+                .get("activate")
+                .is_none_or(|v| v != "false");
             let bytes = read_body(req.into_body(), MAX_PLUGIN_BYTES).await?;
-            let report = if p.is_operator() {
-                app.runtime
-                    .install(bytes.to_vec(), PluginSource::Upload)
-                    .await
+            let owner = (!p.is_operator()).then_some(p.tenant.as_str());
+            let report = app
+                .upload_plugin(owner, bytes.to_vec(), activate)
+                .await
+                .map_err(load_error)?;
+            Ok(json_response(StatusCode::OK, &report))
+        }
+        ("POST", "/api/v1/plugins/{plugin_id}/activate") => {
+            p.require_admin()?;
+            let body: Activate = read_json(req.into_body(), MAX_JSON).await?;
+            let (owner, id) = if p.is_operator()
+                && app
+                    .runtime
+                    .plugin(&param(0))
+                    .is_some_and(|i| i.owner.is_none())
+            {
+                (None, param(0))
+            } else if app
+                .runtime
+                .resolve_plugin(&p.tenant, &param(0))
+                .is_some_and(|k| k.contains('/'))
+            {
+                (Some(p.tenant.as_str()), param(0))
             } else {
-                app.install_private_plugin(&p.tenant, bytes.to_vec()).await
-            }
-            .map_err(load_error)?;
+                // Tenant admins roll out only their own plugins; the catalogue is the operator's.
+                return Err(ApiError::not_found(format!(
+                    "no plugin `{}` of yours",
+                    param(0)
+                )));
+            };
+            let report = app
+                .activate_plugin(owner, &id, &body.version)
+                .await
+                .map_err(load_error)?;
             Ok(json_response(StatusCode::OK, &report))
         }
         ("POST", "/api/v1/plugins/inspect") => {
@@ -389,6 +424,7 @@ fn channel_view(app: &App, c: &ChannelRecord) -> serde_json::Value {
         "plugin": c.plugin,
         "version": plugin.as_ref().map(|p| p.manifest.version.clone()),
         "running": running.is_some(),
+        "plugin_version": c.plugin_version,
         "enabled": c.enabled,
         "default_skill": c.default_skill,
         "default_script": c.default_script,

@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/tenants/{tenant_id}/tokens"),
     ("POST", "/api/v1/plugins"),
     ("POST", "/api/v1/plugins/inspect"),
+    ("POST", "/api/v1/plugins/{plugin_id}/activate"),
     // tenant admin
     ("GET", "/api/v1/plugins"),
     ("GET", "/api/v1/plugins/{plugin_id}"),

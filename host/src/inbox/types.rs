@@ -46,6 +46,9 @@ pub struct ChannelRecord {
     pub egress: Vec<String>,
     pub default_skill: String,
     pub default_script: String,
+    /// A pinned plugin version; `None` follows the plugin's active version.
+    #[serde(default)]
+    pub plugin_version: Option<String>,
     pub enabled: bool,
     pub public_url: Option<String>,
     pub created_ms: Millis,

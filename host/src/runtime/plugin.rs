@@ -59,6 +59,8 @@ pub struct PluginInfo {
     pub key: String,
     /// The tenant owning a private plugin; absent for the operator's catalogue.
     pub owner: Option<String>,
+    /// Every loaded version; `version` is the active one.
+    pub versions: Vec<String>,
     pub id: String,
     pub name: String,
     pub version: String,
@@ -138,6 +140,7 @@ impl LoadedPlugin {
         PluginInfo {
             key: self.manifest.id.clone(),
             owner: None,
+            versions: vec![self.manifest.version.clone()],
             id: self.manifest.id.clone(),
             name: self.manifest.name.clone(),
             version: self.manifest.version.clone(),

@@ -12,7 +12,7 @@
 //! If any step fails the slot is untouched and the old version keeps serving.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -25,7 +25,10 @@ use super::state::ChannelContext;
 use super::Runtime;
 
 pub struct PluginSlot {
+    /// The version unpinned channels run.
     current: ArcSwap<LoadedPlugin>,
+    /// Every loaded version, by version string (staged, current, older for roll-back).
+    versions: Mutex<BTreeMap<String, Arc<LoadedPlugin>>>,
     /// `None`: the operator's catalogue, visible to every tenant. `Some(tenant)`: a tenant's
     /// private (BYOC) plugin, visible to that tenant only.
     owner: Option<String>,
@@ -43,6 +46,21 @@ impl PluginSlot {
     pub fn current(&self) -> Arc<LoadedPlugin> {
         self.current.load_full()
     }
+
+    fn version(&self, version: &str) -> Option<Arc<LoadedPlugin>> {
+        let versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.get(version).cloned()
+    }
+
+    fn add_version(&self, plugin: Arc<LoadedPlugin>) {
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.insert(plugin.manifest.version.clone(), plugin);
+    }
+
+    fn version_list(&self) -> Vec<String> {
+        let versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.keys().cloned().collect()
+    }
 }
 
 /// How an install went.
@@ -58,6 +76,8 @@ pub struct InstallReport {
     /// Time to publish the new version once it was ready.
     pub swap_us: f64,
     pub unchanged: bool,
+    /// False when the version was only staged (`activate = false`).
+    pub activated: bool,
 }
 
 /// A channel as the operator configures it.
@@ -74,6 +94,9 @@ pub struct ChannelSpec {
     /// The URL providers call for this channel; defaults to `{public_base_url}/webhooks/{id}`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Pin a plugin version; `None` follows the plugin's active version.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// A channel configuration the plugin cannot accept. Nothing is changed.
@@ -99,12 +122,25 @@ impl Runtime {
         self.install_scoped(bytes, source, None).await
     }
 
-    /// Install into the operator's catalogue (`owner = None`) or as a tenant's private plugin.
+    /// Install into the operator's catalogue (`owner = None`) or as a tenant's private plugin,
+    /// and make it the version unpinned channels run (hot swap).
     pub async fn install_scoped(
         self: &Arc<Self>,
         bytes: Vec<u8>,
         source: PluginSource,
         owner: Option<String>,
+    ) -> Result<InstallReport, LoadError> {
+        self.install_version(bytes, source, owner, true).await
+    }
+
+    /// Install a version. With `activate = false` it is only loaded (staged): channels can pin
+    /// it (canary), and [`Runtime::activate`] rolls it out to the rest later.
+    pub async fn install_version(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        source: PluginSource,
+        owner: Option<String>,
+        activate: bool,
     ) -> Result<InstallReport, LoadError> {
         let _one_at_a_time = self.swap_lock.lock().await;
         let this = self.clone();
@@ -115,18 +151,77 @@ impl Runtime {
         let compile_ms = ms(started.elapsed());
         let candidate = Arc::new(candidate);
         let id = scoped_key(owner.as_deref(), &candidate.manifest.id);
-        let existing = self.slot(&id);
-        if let Some(slot) = &existing {
-            if slot.current().hash == candidate.hash {
-                return Ok(self.report(&candidate, None, Vec::new(), compile_ms, 0.0, 0.0, true));
-            }
+        let Some(slot) = self.slot(&id) else {
+            let slot = Arc::new(PluginSlot {
+                current: ArcSwap::new(candidate.clone()),
+                versions: Mutex::new(
+                    [(candidate.manifest.version.clone(), candidate.clone())].into(),
+                ),
+                owner: owner.clone(),
+            });
+            let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
+            plugins.insert(id.clone(), slot);
+            let report = self.report(&candidate, None, Vec::new(), compile_ms, 0.0, 0.0, false);
+            tracing::info!(plugin = %id, version = %report.version, compile_ms, "plugin installed");
+            return Ok(report);
+        };
+        if slot.current().hash == candidate.hash {
+            return Ok(self.report(&candidate, None, Vec::new(), compile_ms, 0.0, 0.0, true));
         }
-        // Health-check against every channel that will run it.
+        if !activate {
+            slot.add_version(candidate.clone());
+            let mut report = self.report(&candidate, None, Vec::new(), compile_ms, 0.0, 0.0, false);
+            report.activated = false;
+            tracing::info!(plugin = %id, version = %report.version, "plugin version staged (not active)");
+            return Ok(report);
+        }
+        let (replaced, checked, health_ms, swap_us) =
+            self.publish(&id, &slot, candidate.clone()).await?;
+        slot.add_version(candidate.clone());
+        let report = self.report(
+            &candidate, replaced, checked, compile_ms, health_ms, swap_us, false,
+        );
+        tracing::info!(plugin = %report.id, version = %report.version, replaced = ?report.replaced, compile_ms, health_ms, swap_us, "plugin installed");
+        Ok(report)
+    }
+
+    /// Make a loaded version the one unpinned channels run: roll out a staged version, or
+    /// roll back to an earlier one. Health-checked per channel like any swap.
+    pub async fn activate(
+        self: &Arc<Self>,
+        key: &str,
+        version: &str,
+    ) -> Result<InstallReport, LoadError> {
+        let _one_at_a_time = self.swap_lock.lock().await;
+        let slot = self
+            .slot(key)
+            .ok_or_else(|| LoadError::Invalid(format!("no plugin `{key}`")))?;
+        let candidate = slot.version(version).ok_or_else(|| {
+            LoadError::Invalid(format!(
+                "plugin `{key}` has no loaded version {version} (loaded: {})",
+                slot.version_list().join(", ")
+            ))
+        })?;
+        let (replaced, checked, health_ms, swap_us) =
+            self.publish(key, &slot, candidate.clone()).await?;
+        Ok(self.report(
+            &candidate, replaced, checked, 0.0, health_ms, swap_us, false,
+        ))
+    }
+
+    /// Health-check `candidate` against every unpinned channel of the plugin, then swap it in
+    /// atomically and rebind those channels.
+    async fn publish(
+        &self,
+        key: &str,
+        slot: &Arc<PluginSlot>,
+        candidate: Arc<LoadedPlugin>,
+    ) -> Result<(Option<String>, Vec<String>, f64, f64), LoadError> {
         let health_started = Instant::now();
         let users: Vec<Arc<ChannelHandle>> = self
             .channels()
             .into_iter()
-            .filter(|c| c.spec.plugin == id)
+            .filter(|c| c.spec.plugin == key && c.spec.version.is_none())
             .collect();
         let mut rebinds = Vec::new();
         for channel in &users {
@@ -154,7 +249,7 @@ impl Runtime {
             match check {
                 Ok(binding) => rebinds.push((channel.clone(), binding)),
                 Err(reason) => {
-                    tracing::warn!(plugin = %id, version = %candidate.manifest.version, channel = %channel.id, "refusing new plugin version: {reason}");
+                    tracing::warn!(plugin = %key, version = %candidate.manifest.version, channel = %channel.id, "refusing plugin version: {reason}");
                     return Err(LoadError::Health {
                         channel: channel.id.clone(),
                         reason,
@@ -164,39 +259,18 @@ impl Runtime {
         }
         let health_ms = ms(health_started.elapsed());
         let swap_started = Instant::now();
-        // The replaced version is dropped after the timing: unmapping its code is not part of
-        // the switch-over.
-        let mut retired = None;
-        let replaced = match existing {
-            Some(slot) => {
-                let old = slot.current.swap(candidate.clone());
-                for (channel, binding) in rebinds {
-                    channel.rebind(binding);
-                }
-                let version = old.manifest.version.clone();
-                retired = Some(old);
-                Some(version)
-            }
-            None => {
-                let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
-                plugins.insert(
-                    id.clone(),
-                    Arc::new(PluginSlot {
-                        current: ArcSwap::new(candidate.clone()),
-                        owner: owner.clone(),
-                    }),
-                );
-                None
-            }
-        };
+        let old = slot.current.swap(candidate);
+        for (channel, binding) in rebinds {
+            channel.rebind(binding);
+        }
         let swap_us = swap_started.elapsed().as_secs_f64() * 1e6;
-        drop(retired);
         let checked = users.iter().map(|c| c.id.clone()).collect();
-        let report = self.report(
-            &candidate, replaced, checked, compile_ms, health_ms, swap_us, false,
-        );
-        tracing::info!(plugin = %report.id, version = %report.version, replaced = ?report.replaced, compile_ms, health_ms, swap_us, "plugin installed");
-        Ok(report)
+        Ok((
+            Some(old.manifest.version.clone()),
+            checked,
+            health_ms,
+            swap_us,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -219,6 +293,7 @@ impl Runtime {
             health_ms,
             swap_us,
             unchanged,
+            activated: true,
         }
     }
 
@@ -301,7 +376,17 @@ impl Runtime {
         let slot = self
             .slot(&spec.plugin)
             .ok_or_else(|| ChannelConfigError::UnknownPlugin(spec.plugin.clone()))?;
-        let plugin = slot.current();
+        let plugin = match &spec.version {
+            Some(v) => slot.version(v).ok_or_else(|| ChannelConfigError::Invalid {
+                channel: spec.id.clone(),
+                reason: format!(
+                    "plugin `{}` has no loaded version {v} (loaded: {})",
+                    spec.plugin,
+                    slot.version_list().join(", ")
+                ),
+            })?,
+            None => slot.current(),
+        };
         let ctx = build_context(&plugin.manifest, &spec, public_base_url, self.kv.clone())
             .map_err(|reason| ChannelConfigError::Invalid {
                 channel: spec.id.clone(),
@@ -426,6 +511,7 @@ fn slot_info(key: &str, slot: &PluginSlot) -> PluginInfo {
     let mut info = slot.current().info();
     info.key = key.to_string();
     info.owner = slot.owner.clone();
+    info.versions = slot.version_list();
     info
 }
 
