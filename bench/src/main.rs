@@ -119,6 +119,7 @@ async fn telegram_channel(rt: &Arc<Runtime>) -> anyhow::Result<Arc<inlet::runtim
         egress: Vec::new(),
         public_url: None,
         version: None,
+        limits: None,
     };
     Ok(rt.add_channel(spec, "http://127.0.0.1:8080").await?)
 }
@@ -292,6 +293,7 @@ async fn runtime_bench() -> anyhow::Result<()> {
                 egress: Vec::new(),
                 public_url: None,
                 version: None,
+                limits: None,
             },
             "http://x",
         )

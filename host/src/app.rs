@@ -55,8 +55,8 @@ pub struct ChannelInput {
     pub plugin_version: Option<String>,
 }
 
-/// How a stored channel runs.
-pub fn record_spec(r: &ChannelRecord) -> ChannelSpec {
+/// How a stored channel runs, under its tenant's plugin limits.
+pub fn record_spec(r: &ChannelRecord, tenant: Option<&inbox::Tenant>) -> ChannelSpec {
     ChannelSpec {
         id: r.id.clone(),
         plugin: r.plugin.clone(),
@@ -64,7 +64,17 @@ pub fn record_spec(r: &ChannelRecord) -> ChannelSpec {
         egress: r.egress.clone(),
         public_url: r.public_url.clone(),
         version: r.plugin_version.clone(),
+        limits: tenant_limits(tenant),
     }
+}
+
+fn tenant_limits(tenant: Option<&inbox::Tenant>) -> Option<crate::runtime::ChannelLimits> {
+    tenant
+        .filter(|t| t.plugin_memory_mb.is_some() || t.plugin_cpu_ms.is_some())
+        .map(|t| crate::runtime::ChannelLimits {
+            memory_mb: t.plugin_memory_mb,
+            cpu_ms: t.plugin_cpu_ms,
+        })
 }
 
 /// What may change on a channel (absent fields stay as they are).
@@ -154,6 +164,7 @@ impl App {
             egress: input.egress.clone(),
             public_url: input.public_url.clone(),
             version: input.plugin_version.clone(),
+            limits: tenant_limits(Some(&owner)),
         };
         self.runtime
             .add_channel(spec, &self.public_base_url)
@@ -204,6 +215,7 @@ impl App {
             .await
             .map_err(|e| InboxError::Invalid(e.to_string()))??
             .ok_or_else(|| InboxError::NotFound(format!("unknown channel `{id}`")))?;
+        let tenant_record = self.inbox.tenant(tenant)?;
         let mut new = old.clone();
         if let Some(config) = patch.config {
             // Secrets not re-sent (masked as ******** in reads) keep their stored value.
@@ -245,13 +257,19 @@ impl App {
         if new.enabled {
             if let Err(e) = self
                 .runtime
-                .add_channel(record_spec(&new), &self.public_base_url)
+                .add_channel(
+                    record_spec(&new, tenant_record.as_ref()),
+                    &self.public_base_url,
+                )
                 .await
             {
                 if was_running {
                     let _ = self
                         .runtime
-                        .add_channel(record_spec(&old), &self.public_base_url)
+                        .add_channel(
+                            record_spec(&old, tenant_record.as_ref()),
+                            &self.public_base_url,
+                        )
                         .await;
                 }
                 return Err(InboxError::Invalid(e.to_string()));
@@ -267,7 +285,10 @@ impl App {
             if old.enabled {
                 let _ = self
                     .runtime
-                    .add_channel(record_spec(&old), &self.public_base_url)
+                    .add_channel(
+                        record_spec(&old, tenant_record.as_ref()),
+                        &self.public_base_url,
+                    )
                     .await;
             }
             return Err(e);
@@ -344,6 +365,35 @@ impl App {
             let _ = std::fs::write(dir.join("active"), version);
         }
         Ok(report)
+    }
+
+    /// Set a tenant's plugin limits and restart its running channels under them.
+    pub async fn set_tenant_limits(
+        &self,
+        tenant: &str,
+        memory_mb: Option<u64>,
+        cpu_ms: Option<u64>,
+    ) -> Result<inbox::Tenant, InboxError> {
+        crate::runtime::ChannelLimits { memory_mb, cpu_ms }
+            .validate()
+            .map_err(InboxError::Invalid)?;
+        let updated = self.inbox.set_tenant_limits(tenant, memory_mb, cpu_ms)?;
+        for record in self
+            .inbox
+            .channels(tenant)?
+            .into_iter()
+            .filter(|c| c.enabled)
+        {
+            self.runtime.remove_channel(&record.id);
+            if let Err(e) = self
+                .runtime
+                .add_channel(record_spec(&record, Some(&updated)), &self.public_base_url)
+                .await
+            {
+                tracing::error!(channel = %record.id, "channel cannot restart under the new limits: {e}");
+            }
+        }
+        Ok(updated)
     }
 
     /// Whether a tenant accepts traffic.
@@ -453,7 +503,10 @@ pub async fn start(mut config: Config) -> Result<Running> {
     // created if they do not exist yet.
     for record in inbox.all_channels()?.into_iter().filter(|r| r.enabled) {
         if let Err(e) = runtime
-            .add_channel(record_spec(&record), &app.public_base_url)
+            .add_channel(
+                record_spec(&record, inbox.tenant(&record.tenant)?.as_ref()),
+                &app.public_base_url,
+            )
             .await
         {
             tracing::error!(channel = %record.id, tenant = %record.tenant, "stored channel cannot start: {e}");

@@ -93,6 +93,7 @@ impl ChannelEntry {
             egress: self.egress.clone(),
             public_url: self.public_url.clone(),
             version: None,
+            limits: None,
         }
     }
 }

@@ -46,6 +46,7 @@ fn spec(id: &str, allowed_url: &str, grants: &[&str]) -> ChannelSpec {
         egress: grants.iter().map(|g| g.to_string()).collect(),
         public_url: None,
         version: None,
+        limits: None,
     }
 }
 

@@ -124,5 +124,6 @@ pub fn channel(id: &str, plugin: &str, config: &[(&str, &str)], egress: &[&str])
         egress: egress.iter().map(|e| e.to_string()).collect(),
         public_url: None,
         version: None,
+        limits: None,
     }
 }

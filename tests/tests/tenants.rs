@@ -123,6 +123,11 @@ async fn every_cross_tenant_access_is_a_404() -> anyhow::Result<()> {
         "globex sees only its own case"
     );
     let c = &w.acme_case;
+    let (_, view) = call(&w.inlet, &w.acme, Method::GET, &format!("/cases/{c}"), None).await?;
+    let contact = view["case"]["contact"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let probes: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, format!("/cases/{c}"), None),
         (
@@ -151,6 +156,12 @@ async fn every_cross_tenant_access_is_a_404() -> anyhow::Result<()> {
             Some(json!({"add": ["x"]})),
         ),
         (Method::POST, format!("/cases/{c}/messages/1/retry"), None),
+        (Method::GET, format!("/contacts/{contact}"), None),
+        (
+            Method::POST,
+            format!("/contacts/{contact}/merge"),
+            Some(json!({"into": contact})),
+        ),
         (Method::GET, "/channels/acme-chat".into(), None),
         (Method::DELETE, "/channels/acme-chat".into(), None),
         (
@@ -168,6 +179,7 @@ async fn every_cross_tenant_access_is_a_404() -> anyhow::Result<()> {
         // Exactly what an object that exists nowhere gets.
         let nowhere = path
             .replace(c.as_str(), "case_nowhere")
+            .replace(contact.as_str(), "ct_nowhere")
             .replace("acme-chat", "nowhere-chat");
         let (s2, err2) = call(&w.inlet, &w.globex, method.clone(), &nowhere, body).await?;
         assert_eq!(
@@ -569,6 +581,58 @@ async fn one_tenants_webhook_flood_is_rate_limited_and_another_tenant_is_untouch
         )
         .await?;
         assert_eq!(r.status, 200, "{}", r.text());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_memory_and_cpu_limits_apply_per_tenant() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (s, t) = call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"plugin_memory_mb": 16, "plugin_cpu_ms": 150})),
+    )
+    .await?;
+    assert_eq!(s, 200, "{t}");
+    let (s, _) = call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"plugin_memory_mb": 0})),
+    )
+    .await?;
+    assert_eq!(s, 422, "out of range");
+    let stopped = |channel: &str, body: &'static str| {
+        let url = w.inlet.webhook(channel);
+        async move {
+            let r = inlet_simulators::request(Method::POST, &url, &[], body).await?;
+            anyhow::ensure!(r.status == 500, "{}", r.text());
+            anyhow::Ok(r.text())
+        }
+    };
+    let acme = stopped("acme-chat", "alloc").await?;
+    assert!(
+        acme.contains("plugin_memory") && acme.contains("16 MiB"),
+        "{acme}"
+    );
+    let globex = stopped("globex-chat", "alloc").await?;
+    assert!(
+        globex.contains(&format!("{} MiB", Limits::default().memory_mb)),
+        "{globex}"
+    );
+    let acme = stopped("acme-chat", "loop").await?;
+    assert!(
+        acme.contains("plugin_deadline") && acme.contains("150ms"),
+        "{acme}"
+    );
+    // Both channels keep serving.
+    for c in ["acme-chat", "globex-chat"] {
+        let r = inlet_simulators::request(Method::POST, &w.inlet.webhook(c), &[], "fine").await?;
+        assert_eq!(r.status, 200);
     }
     Ok(())
 }

@@ -46,6 +46,16 @@ struct NewAgent {
     skills: Vec<String>,
 }
 
+/// The operator's per-tenant plugin limits; `null` or absent = the runtime's default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantLimitsBody {
+    #[serde(default)]
+    plugin_memory_mb: Option<u64>,
+    #[serde(default)]
+    plugin_cpu_ms: Option<u64>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Activate {
@@ -111,6 +121,14 @@ pub async fn handle(
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("no tenant `{}`", param(0))))?;
             Ok(json_response(StatusCode::OK, &t))
+        }
+        ("PATCH", "/api/v1/tenants/{tenant_id}") => {
+            p.require_operator()?;
+            let body: TenantLimitsBody = read_json(req.into_body(), MAX_JSON).await?;
+            let tenant = app
+                .set_tenant_limits(&param(0), body.plugin_memory_mb, body.plugin_cpu_ms)
+                .await?;
+            Ok(json_response(StatusCode::OK, &tenant))
         }
         ("DELETE", "/api/v1/tenants/{tenant_id}") => {
             p.require_operator()?;

@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/tenants"),
     ("GET", "/api/v1/tenants/{tenant_id}"),
     ("DELETE", "/api/v1/tenants/{tenant_id}"),
+    ("PATCH", "/api/v1/tenants/{tenant_id}"),
     ("POST", "/api/v1/tenants/{tenant_id}/suspend"),
     ("POST", "/api/v1/tenants/{tenant_id}/resume"),
     ("GET", "/api/v1/tenants/{tenant_id}/export"),

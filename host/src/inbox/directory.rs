@@ -53,6 +53,8 @@ impl Inbox {
             region,
             status: TenantStatus::Active,
             created_ms: now_ms(),
+            plugin_memory_mb: None,
+            plugin_cpu_ms: None,
         };
         self.commit.commit(vec![put(keys::tenant(id), &tenant)])?;
         Ok(tenant)
@@ -72,6 +74,23 @@ impl Inbox {
             .read(&keys::tenant(id))?
             .ok_or_else(|| InboxError::NotFound(format!("no tenant `{id}`")))?;
         tenant.status = status;
+        self.commit.commit(vec![put(keys::tenant(id), &tenant)])?;
+        Ok(tenant)
+    }
+
+    /// Set the tenant's plugin limits (`None` = the runtime's default).
+    pub fn set_tenant_limits(
+        &self,
+        id: &str,
+        memory_mb: Option<u64>,
+        cpu_ms: Option<u64>,
+    ) -> Result<Tenant> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tenant: Tenant = self
+            .read(&keys::tenant(id))?
+            .ok_or_else(|| InboxError::NotFound(format!("no tenant `{id}`")))?;
+        tenant.plugin_memory_mb = memory_mb;
+        tenant.plugin_cpu_ms = cpu_ms;
         self.commit.commit(vec![put(keys::tenant(id), &tenant)])?;
         Ok(tenant)
     }

@@ -31,6 +31,11 @@ pub struct Tenant {
     pub region: String,
     pub status: TenantStatus,
     pub created_ms: Millis,
+    /// The operator's per-tenant plugin limits; absent fields use the runtime's.
+    #[serde(default)]
+    pub plugin_memory_mb: Option<u64>,
+    #[serde(default)]
+    pub plugin_cpu_ms: Option<u64>,
 }
 
 /// A configured instance of a plugin, owned by a tenant.

@@ -233,8 +233,7 @@ impl ChannelHandle {
         let mut warm = self
             .checkout(&binding)
             .map_err(|e| error(CallErrorKind::Instantiate(e)))?;
-        let limits = &self.services.limits;
-        let cpu = Duration::from_millis(limits.cpu_ms);
+        let cpu = Duration::from_millis(binding.ctx.cpu_ms);
         {
             let state = warm.store.data_mut();
             state.budget = super::sandbox::Budget::new(cpu);
@@ -259,7 +258,7 @@ impl ChannelHandle {
                 let kind = if state.budget.exceeded {
                     CallErrorKind::Deadline(cpu)
                 } else if state.limiter.memory_exceeded {
-                    CallErrorKind::Memory(limits.memory_mb)
+                    CallErrorKind::Memory(binding.ctx.memory_mb)
                 } else {
                     // The trap code ("wasm `unreachable` instruction executed") without the
                     // wasm backtrace, which goes to the debug log instead.
@@ -334,7 +333,7 @@ impl ChannelHandle {
             self.services.clone(),
         );
         let mut store = new_store(&self.engine, state);
-        let cpu = Duration::from_millis(self.services.limits.cpu_ms);
+        let cpu = Duration::from_millis(candidate.ctx.cpu_ms);
         store.set_epoch_deadline(ticks(cpu));
         let bindings = candidate
             .plugin

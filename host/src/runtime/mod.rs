@@ -33,7 +33,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub use channel::{CallError, CallErrorKind, ChannelHandle, ChannelStats};
 pub use engine::{content_hash, CompileSource, Engine};
 pub use plugin::{LoadError, PluginInfo, PluginSource};
-pub use registry::{scoped_key, ChannelConfigError, ChannelSpec, InstallReport};
+pub use registry::{scoped_key, ChannelConfigError, ChannelLimits, ChannelSpec, InstallReport};
 pub use sandbox::Limits;
 
 use bindings::Plugin;

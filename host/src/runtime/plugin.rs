@@ -117,6 +117,8 @@ impl LoadedPlugin {
             config: Default::default(),
             egress: Default::default(),
             kv: Arc::new(crate::store::MemoryKv::default()),
+            memory_mb: services.limits.memory_mb,
+            cpu_ms: services.limits.cpu_ms,
         });
         let labels = Labels {
             plugin: "(loading)".into(),

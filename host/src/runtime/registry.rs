@@ -97,6 +97,29 @@ pub struct ChannelSpec {
     /// Pin a plugin version; `None` follows the plugin's active version.
     #[serde(default)]
     pub version: Option<String>,
+    /// Overrides of the runtime's memory cap and CPU budget (a tenant's limits).
+    #[serde(default)]
+    pub limits: Option<ChannelLimits>,
+}
+
+/// Per-channel overrides of [`Limits`](super::Limits); absent fields keep the runtime's.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelLimits {
+    pub memory_mb: Option<u64>,
+    pub cpu_ms: Option<u64>,
+}
+
+impl ChannelLimits {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.memory_mb.is_some_and(|m| m == 0 || m > 4096) {
+            return Err("plugin memory_mb must be 1..=4096".into());
+        }
+        if self.cpu_ms.is_some_and(|c| c == 0 || c > 60_000) {
+            return Err("plugin cpu_ms must be 1..=60000".into());
+        }
+        Ok(())
+    }
 }
 
 /// A channel configuration the plugin cannot accept. Nothing is changed.
@@ -229,6 +252,7 @@ impl Runtime {
                 let channel = channel.clone();
                 let candidate = candidate.clone();
                 let kv = self.kv.clone();
+                let defaults = self.services.limits.clone();
                 tokio::task::spawn_blocking(move || {
                     // The new version's manifest may declare other defaults or egress.
                     let ctx = build_context(
@@ -236,6 +260,7 @@ impl Runtime {
                         &channel.spec,
                         &channel.public_base_url,
                         kv,
+                        &defaults,
                     )?;
                     let binding = Binding {
                         plugin: candidate,
@@ -387,11 +412,17 @@ impl Runtime {
             })?,
             None => slot.current(),
         };
-        let ctx = build_context(&plugin.manifest, &spec, public_base_url, self.kv.clone())
-            .map_err(|reason| ChannelConfigError::Invalid {
-                channel: spec.id.clone(),
-                reason,
-            })?;
+        let ctx = build_context(
+            &plugin.manifest,
+            &spec,
+            public_base_url,
+            self.kv.clone(),
+            &self.services.limits,
+        )
+        .map_err(|reason| ChannelConfigError::Invalid {
+            channel: spec.id.clone(),
+            reason,
+        })?;
         let id = spec.id.clone();
         let handle = Arc::new(ChannelHandle::new(
             spec,
@@ -441,7 +472,10 @@ fn build_context(
     spec: &ChannelSpec,
     public_base_url: &str,
     kv: Arc<dyn crate::store::KvStore>,
+    defaults: &super::Limits,
 ) -> Result<ChannelContext, String> {
+    let limits = spec.limits.unwrap_or_default();
+    limits.validate()?;
     let declared: Vec<&str> = manifest.config.iter().map(|k| k.name.as_str()).collect();
     for key in spec.config.keys() {
         if !declared.contains(&key.as_str()) {
@@ -482,6 +516,8 @@ fn build_context(
         config,
         egress,
         kv,
+        memory_mb: limits.memory_mb.unwrap_or(defaults.memory_mb),
+        cpu_ms: limits.cpu_ms.unwrap_or(defaults.cpu_ms),
     })
 }
 

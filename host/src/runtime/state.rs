@@ -29,6 +29,10 @@ pub struct ChannelContext {
     pub config: HashMap<String, String>,
     pub egress: EgressPolicy,
     pub kv: Arc<dyn KvStore>,
+    /// This channel's memory cap (MiB) and CPU budget per call (ms): the runtime's limits,
+    /// or its tenant's where the operator set them.
+    pub memory_mb: u64,
+    pub cpu_ms: u64,
 }
 
 /// Services shared by all instances.
@@ -67,14 +71,16 @@ impl PluginState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let limits = &services.limits;
+        let memory =
+            usize::try_from(ctx.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        let cpu = Duration::from_millis(ctx.cpu_ms);
         Self {
             wasi: builder.build(),
             table: ResourceTable::new(),
             ctx,
             labels,
-            limiter: Limiter::new(limits.memory_bytes()),
-            budget: Budget::new(Duration::from_millis(limits.cpu_ms)),
+            limiter: Limiter::new(memory),
+            budget: Budget::new(cpu),
             stderr,
             stderr_seen: 0,
             services,
