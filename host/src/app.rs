@@ -351,6 +351,42 @@ impl App {
         Ok(report)
     }
 
+    /// Offer a catalogue plugin to chosen tenants only (`None` = all); saved for restarts.
+    pub fn set_plugin_availability(
+        &self,
+        id: &str,
+        tenants: Option<Vec<String>>,
+    ) -> Result<(), InboxError> {
+        for t in tenants.iter().flatten() {
+            if self.inbox.tenant(t)?.is_none() {
+                return Err(InboxError::NotFound(format!("no tenant `{t}`")));
+            }
+        }
+        self.runtime
+            .set_availability(id, tenants.clone())
+            .map_err(InboxError::Invalid)?;
+        let dir = versions_dir(&self.plugins_dir, None, id);
+        let file = dir.join("available-to.json");
+        let saved = match &tenants {
+            Some(list) => std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::write(&file, serde_json::to_vec(list).unwrap_or_default())),
+            None => std::fs::remove_file(&file).or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }),
+        };
+        if let Err(e) = saved {
+            tracing::error!(
+                plugin = id,
+                "availability set but not saved for restarts: {e}"
+            );
+        }
+        Ok(())
+    }
+
     /// Roll a loaded version out to every unpinned channel of the plugin (or roll back).
     pub async fn activate_plugin(
         &self,
@@ -605,6 +641,20 @@ async fn load_saved_versions(runtime: &Arc<Runtime>, dir: &Path) {
                 {
                     Ok(r) => key = Some(crate::runtime::scoped_key(owner.as_deref(), &r.id)),
                     Err(e) => tracing::error!(file = %file.display(), "saved plugin refused: {e}"),
+                }
+            }
+            if owner.is_none() {
+                let id = plugin_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if let Some(list) = std::fs::read(plugin_dir.join("available-to.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
+                {
+                    if let Err(e) = runtime.set_availability(&id, Some(list)) {
+                        tracing::error!(plugin = %id, "saved availability not applied: {e}");
+                    }
                 }
             }
             let active = std::fs::read_to_string(plugin_dir.join("active")).ok();

@@ -636,3 +636,76 @@ async fn plugin_memory_and_cpu_limits_apply_per_tenant() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogue_plugin_can_be_offered_to_chosen_tenants_only() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (s, info) = call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::POST,
+        "/plugins/telegram/availability",
+        Some(json!({"tenants": ["acme"]})),
+    )
+    .await?;
+    assert_eq!(s, 200, "{info}");
+    assert_eq!(info["available_to"], json!(["acme"]));
+    let (_, theirs) = call(&w.inlet, &w.globex, Method::GET, "/plugins", None).await?;
+    assert!(!theirs.to_string().contains("\"telegram\""), "{theirs}");
+    let tg = |id: &str| json!({"id": id, "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "default_skill": "s", "default_script": "w"});
+    let (s, _) = call(
+        &w.inlet,
+        &w.globex,
+        Method::POST,
+        "/channels",
+        Some(tg("globex-tg")),
+    )
+    .await?;
+    assert_eq!(s, 404);
+    let (s, c) = call(
+        &w.inlet,
+        &w.acme,
+        Method::POST,
+        "/channels",
+        Some(tg("acme-tg")),
+    )
+    .await?;
+    assert_eq!(s, 201, "{c}");
+    let (s, _) = call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::POST,
+        "/plugins/telegram/availability",
+        Some(json!({"tenants": ["nobody"]})),
+    )
+    .await?;
+    assert_eq!(s, 404, "unknown tenants are refused");
+    let (s, _) = call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::POST,
+        "/plugins/telegram/availability",
+        Some(json!({"tenants": null})),
+    )
+    .await?;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        &w.inlet,
+        &w.globex,
+        Method::POST,
+        "/channels",
+        Some(tg("globex-tg")),
+    )
+    .await?;
+    assert_eq!(s, 201, "offered to everyone again");
+    let (s, _) = call(
+        &w.inlet,
+        &w.acme,
+        Method::POST,
+        "/plugins/telegram/availability",
+        Some(json!({"tenants": null})),
+    )
+    .await?;
+    assert_eq!(s, 403, "only the operator decides");
+    Ok(())
+}

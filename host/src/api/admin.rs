@@ -56,6 +56,13 @@ struct TenantLimitsBody {
     plugin_cpu_ms: Option<u64>,
 }
 
+/// Which tenants may use a catalogue plugin; `null` = every tenant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Availability {
+    tenants: Option<Vec<String>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Activate {
@@ -197,6 +204,15 @@ pub async fn handle(
                 .await
                 .map_err(load_error)?;
             Ok(json_response(StatusCode::OK, &report))
+        }
+        ("POST", "/api/v1/plugins/{plugin_id}/availability") => {
+            p.require_operator()?;
+            let body: Availability = read_json(req.into_body(), MAX_JSON).await?;
+            app.set_plugin_availability(&param(0), body.tenants)?;
+            app.runtime
+                .plugin(&param(0))
+                .map(|info| json_response(StatusCode::OK, &info))
+                .ok_or_else(|| ApiError::not_found(format!("no plugin `{}`", param(0))))
         }
         ("POST", "/api/v1/plugins/{plugin_id}/activate") => {
             p.require_admin()?;

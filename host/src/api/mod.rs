@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/plugins"),
     ("POST", "/api/v1/plugins/inspect"),
     ("POST", "/api/v1/plugins/{plugin_id}/activate"),
+    ("POST", "/api/v1/plugins/{plugin_id}/availability"),
     // tenant admin
     ("GET", "/api/v1/plugins"),
     ("GET", "/api/v1/plugins/{plugin_id}"),

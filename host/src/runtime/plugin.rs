@@ -61,6 +61,8 @@ pub struct PluginInfo {
     pub owner: Option<String>,
     /// Every loaded version; `version` is the active one.
     pub versions: Vec<String>,
+    /// Catalogue plugins offered to chosen tenants only; absent = every tenant.
+    pub available_to: Option<Vec<String>>,
     pub id: String,
     pub name: String,
     pub version: String,
@@ -143,6 +145,7 @@ impl LoadedPlugin {
             key: self.manifest.id.clone(),
             owner: None,
             versions: vec![self.manifest.version.clone()],
+            available_to: None,
             id: self.manifest.id.clone(),
             name: self.manifest.name.clone(),
             version: self.manifest.version.clone(),

@@ -32,6 +32,8 @@ pub struct PluginSlot {
     /// `None`: the operator's catalogue, visible to every tenant. `Some(tenant)`: a tenant's
     /// private (BYOC) plugin, visible to that tenant only.
     owner: Option<String>,
+    /// For catalogue plugins: the tenants that may create channels with it (`None` = all).
+    available_to: RwLock<Option<Vec<String>>>,
 }
 
 /// The registry key of a plugin: its id, or `{tenant}/{id}` for a tenant's private plugin.
@@ -55,6 +57,19 @@ impl PluginSlot {
     fn add_version(&self, plugin: Arc<LoadedPlugin>) {
         let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
         versions.insert(plugin.manifest.version.clone(), plugin);
+    }
+
+    /// May `tenant` use this plugin?
+    fn visible_to(&self, tenant: &str) -> bool {
+        match &self.owner {
+            Some(owner) => owner == tenant,
+            None => self
+                .available_to
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|t| t == tenant)),
+        }
     }
 
     fn version_list(&self) -> Vec<String> {
@@ -181,6 +196,7 @@ impl Runtime {
                     [(candidate.manifest.version.clone(), candidate.clone())].into(),
                 ),
                 owner: owner.clone(),
+                available_to: RwLock::new(None),
             });
             let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
             plugins.insert(id.clone(), slot);
@@ -343,7 +359,7 @@ impl Runtime {
         let plugins = self.plugins.read().unwrap_or_else(|p| p.into_inner());
         plugins
             .iter()
-            .filter(|(_, s)| s.owner.as_deref().is_none_or(|o| o == tenant))
+            .filter(|(_, s)| s.visible_to(tenant))
             .map(|(k, s)| slot_info(k, s))
             .collect()
     }
@@ -368,8 +384,19 @@ impl Runtime {
             return Some(private);
         }
         self.slot(name)
-            .filter(|s| s.owner.is_none())
+            .filter(|s| s.owner.is_none() && s.visible_to(tenant))
             .map(|_| name.to_string())
+    }
+
+    /// Offer a catalogue plugin to chosen tenants only (`None` = every tenant). Channels that
+    /// exist keep running; new channels follow the list.
+    pub fn set_availability(&self, key: &str, tenants: Option<Vec<String>>) -> Result<(), String> {
+        let slot = self.slot(key).ok_or_else(|| format!("no plugin `{key}`"))?;
+        if slot.owner.is_some() {
+            return Err("a tenant's private plugin is only ever available to that tenant".into());
+        }
+        *slot.available_to.write().unwrap_or_else(|p| p.into_inner()) = tenants;
+        Ok(())
     }
 
     /// Remove every private plugin of `tenant`; returns how many.
@@ -548,6 +575,11 @@ fn slot_info(key: &str, slot: &PluginSlot) -> PluginInfo {
     info.key = key.to_string();
     info.owner = slot.owner.clone();
     info.versions = slot.version_list();
+    info.available_to = slot
+        .available_to
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     info
 }
 
