@@ -92,8 +92,14 @@ pub struct ChannelPatch {
     pub plugin_version: Option<Option<String>>,
 }
 
-/// A field that is present (possibly `null`) deserialises to `Some(..)`.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+/// A field that is present (possibly `null`) deserialises to `Some(..)`; with
+/// `#[serde(default)]` an absent one stays `None`. PATCH bodies use it to tell "clear" from
+/// "leave as it is".
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
     serde::Deserialize::deserialize(d).map(Some)
 }
 

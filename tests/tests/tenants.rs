@@ -709,3 +709,61 @@ async fn a_catalogue_plugin_can_be_offered_to_chosen_tenants_only() -> anyhow::R
     assert_eq!(s, 403, "only the operator decides");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_its_storage_quota_a_tenants_webhooks_get_507_and_store_nothing() -> anyhow::Result<()>
+{
+    let w = world().await?;
+    let (_, before) = call(&w.inlet, ADMIN_TOKEN, Method::GET, "/tenants/acme", None).await?;
+    let used = before["storage_used_bytes"].as_u64().unwrap_or(0);
+    assert!(used > 0, "the first webhook counted: {before}");
+    let (s, t) = call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"storage_quota_kb": 1})),
+    )
+    .await?;
+    assert_eq!(s, 200, "{t}");
+    let r = inlet_simulators::request(
+        Method::POST,
+        &w.inlet.webhook("acme-chat"),
+        &[],
+        "over quota",
+    )
+    .await?;
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.text().contains("storage_quota_exceeded"));
+    let (_, events) = call(&w.inlet, &w.acme, Method::GET, "/events", None).await?;
+    assert_eq!(
+        events.as_array().map(Vec::len),
+        Some(1),
+        "nothing stored over quota"
+    );
+    let r = inlet_simulators::request(
+        Method::POST,
+        &w.inlet.webhook("globex-chat"),
+        &[],
+        "unaffected",
+    )
+    .await?;
+    assert_eq!(r.status, 200, "other tenants are unaffected");
+    call(
+        &w.inlet,
+        ADMIN_TOKEN,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"storage_quota_kb": null})),
+    )
+    .await?;
+    let r = inlet_simulators::request(
+        Method::POST,
+        &w.inlet.webhook("acme-chat"),
+        &[],
+        "quota lifted",
+    )
+    .await?;
+    assert_eq!(r.status, 200);
+    Ok(())
+}

@@ -50,10 +50,12 @@ struct NewAgent {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TenantLimitsBody {
-    #[serde(default)]
-    plugin_memory_mb: Option<u64>,
-    #[serde(default)]
-    plugin_cpu_ms: Option<u64>,
+    #[serde(default, deserialize_with = "crate::app::present")]
+    plugin_memory_mb: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "crate::app::present")]
+    plugin_cpu_ms: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "crate::app::present")]
+    storage_quota_kb: Option<Option<u64>>,
 }
 
 /// Which tenants may use a catalogue plugin; `null` = every tenant.
@@ -124,17 +126,29 @@ pub async fn handle(
         ("GET", "/api/v1/tenants/{tenant_id}") => {
             p.require_operator()?;
             let (inbox, id) = (app.inbox.clone(), param(0));
-            let t = blocking(move || inbox.tenant(&id))
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("no tenant `{}`", param(0))))?;
-            Ok(json_response(StatusCode::OK, &t))
+            let (t, used) =
+                blocking(move || Ok((inbox.tenant(&id)?, inbox.storage_used(&id)?))).await?;
+            let t = t.ok_or_else(|| ApiError::not_found(format!("no tenant `{}`", param(0))))?;
+            let mut view = serde_json::to_value(&t).unwrap_or_default();
+            view["storage_used_bytes"] = json!(used);
+            Ok(json_response(StatusCode::OK, &view))
         }
         ("PATCH", "/api/v1/tenants/{tenant_id}") => {
             p.require_operator()?;
             let body: TenantLimitsBody = read_json(req.into_body(), MAX_JSON).await?;
-            let tenant = app
-                .set_tenant_limits(&param(0), body.plugin_memory_mb, body.plugin_cpu_ms)
-                .await?;
+            // Absent fields stay as they are; `null` returns to the default.
+            let (inbox, id) = (app.inbox.clone(), param(0));
+            let current = blocking(move || inbox.tenant(&id))
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no tenant `{}`", param(0))))?;
+            let memory = body.plugin_memory_mb.unwrap_or(current.plugin_memory_mb);
+            let cpu = body.plugin_cpu_ms.unwrap_or(current.plugin_cpu_ms);
+            let quota = body.storage_quota_kb.unwrap_or(current.storage_quota_kb);
+            if (memory, cpu) != (current.plugin_memory_mb, current.plugin_cpu_ms) {
+                app.set_tenant_limits(&param(0), memory, cpu).await?;
+            }
+            let (inbox, id) = (app.inbox.clone(), param(0));
+            let tenant = blocking(move || inbox.set_tenant_quota(&id, quota)).await?;
             Ok(json_response(StatusCode::OK, &tenant))
         }
         ("DELETE", "/api/v1/tenants/{tenant_id}") => {

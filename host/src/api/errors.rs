@@ -152,6 +152,11 @@ impl From<crate::inbox::InboxError> for ApiError {
             E::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            E::QuotaExceeded(m) => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_quota_exceeded",
+                m,
+            ),
             E::Store(s) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

@@ -92,12 +92,14 @@ pub async fn handle(
         let events = received.events;
         let report = super::blocking(move || inbox.ingest(&record, events))
             .await
-            .map_err(|e| {
-                ApiError::new(
+            .map_err(|e| match e.code {
+                // Over quota: a clear refusal (507), nothing stored; the provider retries.
+                "storage_quota_exceeded" => e,
+                _ => ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage_unavailable",
                     format!("events not stored, retry: {}", e.message),
-                )
+                ),
             })?;
         tracing::debug!(channel = %channel_id, events = count, new = report.new, duplicates = report.duplicates, "webhook accepted");
     }

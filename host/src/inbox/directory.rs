@@ -55,6 +55,7 @@ impl Inbox {
             created_ms: now_ms(),
             plugin_memory_mb: None,
             plugin_cpu_ms: None,
+            storage_quota_kb: None,
         };
         self.commit.commit(vec![put(keys::tenant(id), &tenant)])?;
         Ok(tenant)
@@ -79,6 +80,26 @@ impl Inbox {
     }
 
     /// Set the tenant's plugin limits (`None` = the runtime's default).
+    /// Bytes the tenant's ingested records took (keys and values as written; what quotas count).
+    pub fn storage_used(&self, tenant: &str) -> Result<u64> {
+        Ok(self
+            .store
+            .get(&keys::counter(tenant, "bytes"))?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+
+    pub fn set_tenant_quota(&self, id: &str, quota_kb: Option<u64>) -> Result<Tenant> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tenant: Tenant = self
+            .read(&keys::tenant(id))?
+            .ok_or_else(|| InboxError::NotFound(format!("no tenant `{id}`")))?;
+        tenant.storage_quota_kb = quota_kb;
+        self.commit.commit(vec![put(keys::tenant(id), &tenant)])?;
+        Ok(tenant)
+    }
+
     pub fn set_tenant_limits(
         &self,
         id: &str,

@@ -41,6 +41,17 @@ impl Inbox {
         let mut live = Vec::new();
         {
             let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+            let quota = self
+                .read::<Tenant>(&keys::tenant(&channel.tenant))?
+                .and_then(|t| t.storage_quota_kb)
+                .map(|kb| kb.saturating_mul(1024));
+            let mut used = self.storage_used(&channel.tenant)?;
+            if let Some(q) = quota.filter(|q| used >= *q) {
+                return Err(super::InboxError::QuotaExceeded(format!(
+                    "tenant `{}` has used {used} of its {q} bytes of storage; nothing was stored",
+                    channel.tenant
+                )));
+            }
             for event in events {
                 let dedupe = keys::dedupe(&channel.tenant, &channel.id, event.provider_id());
                 if self.store.get(&dedupe)?.is_some() {
@@ -62,6 +73,17 @@ impl Inbox {
                 ops.push(Op::Put(
                     dedupe,
                     case_id.clone().unwrap_or_default().into_bytes(),
+                ));
+                used += ops
+                    .iter()
+                    .map(|op| match op {
+                        Op::Put(k, v) => (k.len() + v.len()) as u64,
+                        Op::Delete(k) => k.len() as u64,
+                    })
+                    .sum::<u64>();
+                ops.push(Op::Put(
+                    keys::counter(&channel.tenant, "bytes"),
+                    used.to_string().into_bytes(),
                 ));
                 // One event, one atomic batch.
                 self.store.apply(ops)?;

@@ -36,6 +36,9 @@ pub struct Tenant {
     pub plugin_memory_mb: Option<u64>,
     #[serde(default)]
     pub plugin_cpu_ms: Option<u64>,
+    /// Storage quota for inbound data, KiB; absent = unlimited.
+    #[serde(default)]
+    pub storage_quota_kb: Option<u64>,
 }
 
 /// A configured instance of a plugin, owned by a tenant.
