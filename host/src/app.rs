@@ -27,7 +27,7 @@ pub struct App {
     pub operator_token: String,
     pub public_base_url: String,
     pub max_webhook_bytes: usize,
-    /// Where plugin files live; tenants' private plugins under `tenants/{tenant}/`.
+    /// Where plugin files live; uploaded versions under `versions/{owner}/{id}/`.
     pub plugins_dir: PathBuf,
     /// Per-tenant rate limits.
     pub webhook_limiter: crate::ratelimit::TenantLimiter,

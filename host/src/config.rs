@@ -177,6 +177,10 @@ impl Config {
             )
         })?;
         self.limits.validate()?;
+        self.tenant_limits
+            .webhooks
+            .validate("tenant_limits.webhooks")?;
+        self.tenant_limits.api.validate("tenant_limits.api")?;
         if let Some(token) = &self.admin_token {
             if token.len() < 16 {
                 return Err("admin_token must be at least 16 characters".into());

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 /// Sustained rate and burst for one kind of traffic.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rate {
     pub per_second: f64,
     pub burst: f64,
@@ -22,6 +23,20 @@ struct Bucket {
 pub struct TenantLimiter {
     rate: Rate,
     buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Rate {
+    pub fn validate(&self, what: &str) -> Result<(), String> {
+        if self.per_second < 0.0 || self.burst < 0.0 {
+            return Err(format!("{what}: per_second and burst must not be negative"));
+        }
+        if self.per_second > 0.0 && self.burst < 1.0 {
+            return Err(format!(
+                "{what}: a burst below 1 would refuse every request"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl TenantLimiter {

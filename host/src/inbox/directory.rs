@@ -14,8 +14,10 @@ pub struct NewToken {
     pub record: TokenRecord,
 }
 
+/// 1-64 of a-z, 0-9, `-`, `_`, starting with a letter or digit (names starting with `_` are
+/// reserved, e.g. the operator catalogue's folder `_catalogue`).
 fn valid_id(id: &str) -> bool {
-    !id.is_empty()
+    id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id.len() <= 64
         && id
             .chars()
