@@ -75,14 +75,25 @@ impl Inlet {
         self.url(&format!("/webhooks/{channel}"))
     }
 
-    /// An admin API call; returns status and parsed JSON body.
+    /// An API call with the operator token; returns status and parsed JSON body.
     pub async fn api(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value)> {
-        let auth = format!("Bearer {ADMIN_TOKEN}");
+        self.api_as(ADMIN_TOKEN, method, path, body).await
+    }
+
+    /// An API call with `token`. A body that is not JSON comes back as a JSON string.
+    pub async fn api_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let auth = format!("Bearer {token}");
         let mut headers = vec![("authorization", auth.as_str())];
         let bytes = match &body {
             Some(b) => {
@@ -98,7 +109,7 @@ impl Inlet {
             bytes,
         )
         .await?;
-        let json = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let json = serde_json::from_slice(&r.body).unwrap_or_else(|_| Value::String(r.text()));
         Ok((r.status, json))
     }
 

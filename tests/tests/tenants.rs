@@ -12,7 +12,6 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
 
-/// An API call with a given token (and, for the operator, a tenant header).
 async fn call(
     inlet: &Inlet,
     token: &str,
@@ -20,25 +19,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> anyhow::Result<(u16, Value)> {
-    let auth = format!("Bearer {token}");
-    let mut headers = vec![("authorization", auth.as_str())];
-    let bytes = match &body {
-        Some(b) => {
-            headers.push(("content-type", "application/json"));
-            b.to_string().into_bytes()
-        }
-        None => Vec::new(),
-    };
-    let r = inlet_simulators::request(
-        method,
-        &inlet.url(&format!("/api/v1{path}")),
-        &headers,
-        bytes,
-    )
-    .await?;
-    let text = r.text();
-    let json = serde_json::from_slice(&r.body).unwrap_or(Value::String(text));
-    Ok((r.status, json))
+    inlet.api_as(token, method, path, body).await
 }
 
 struct World {
