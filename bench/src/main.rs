@@ -236,7 +236,7 @@ async fn runtime_bench() -> anyhow::Result<()> {
     }
     let direct_us = median(direct);
     println!("1. Telegram receive (text update), one caller:");
-    println!("   wasm plugin, warm instance, via runtime  {wasm_us:>9.2} µs/call  (async API: blocking-pool hop included)");
+    println!("   wasm plugin, warm instance, via runtime  {wasm_us:>9.2} µs/call  (async API, block_in_place)");
     println!("   wasm plugin, warm instance, direct call  {direct_us:>9.2} µs/call  (same thread)");
     println!("   same parsing compiled natively           {native_us:>9.2} µs/call");
     println!(
