@@ -681,7 +681,7 @@ fn load_or_create_token(path: &Path) -> Result<String> {
         }
     }
     let mut bytes = [0u8; 24];
-    getrandom(&mut bytes)?;
+    inbox::random_bytes(&mut bytes).context("cannot read /dev/urandom")?;
     let token = hex::encode(bytes);
     std::fs::write(path, &token).with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
@@ -691,13 +691,6 @@ fn load_or_create_token(path: &Path) -> Result<String> {
     }
     tracing::info!(path = %path.display(), "generated an operator API token");
     Ok(token)
-}
-
-fn getrandom(buf: &mut [u8]) -> Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .context("cannot read /dev/urandom")
 }
 
 /// Installs `.wasm` files dropped into the plugins directory and hot-swaps them when their

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{ChannelSpec, Limits};
+use crate::runtime::Limits;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -82,20 +82,6 @@ pub struct ChannelEntry {
     pub public_url: Option<String>,
     pub default_skill: String,
     pub default_script: String,
-}
-
-impl ChannelEntry {
-    pub fn spec(&self) -> ChannelSpec {
-        ChannelSpec {
-            id: self.id.clone(),
-            plugin: self.plugin.clone(),
-            config: self.config.clone(),
-            egress: self.egress.clone(),
-            public_url: self.public_url.clone(),
-            version: None,
-            limits: None,
-        }
-    }
 }
 
 impl Default for Config {

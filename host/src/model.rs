@@ -7,6 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Ids of plugins, channels, tenants, agents, skills: 1-64 of a-z, 0-9, `-`, `_`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
 // ------------------------------------------------------------------ errors
 
 /// A structured error from a plugin (or from the host acting for it).

@@ -123,6 +123,12 @@ impl Inlet {
     }
 }
 
+/// A sandbox test plugin built by `host/build.rs` (`misbehave-v1.wasm`, ...).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/{name}", inlet::bundled::FIXTURE_DIR);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
 /// A channel spec from literal pairs.
 pub fn channel(id: &str, plugin: &str, config: &[(&str, &str)], egress: &[&str]) -> ChannelSpec {
     ChannelSpec {

@@ -5,13 +5,8 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use inlet::runtime::Limits;
-use inlet_tests::{channel, Inlet, ADMIN_TOKEN};
+use inlet_tests::{channel, fixture, Inlet, ADMIN_TOKEN};
 use serde_json::{json, Value};
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/{name}", inlet::bundled::FIXTURE_DIR);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
-}
 
 async fn upload(inlet: &Inlet, bytes: Vec<u8>) -> anyhow::Result<(u16, Value)> {
     let auth = format!("Bearer {ADMIN_TOKEN}");

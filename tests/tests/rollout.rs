@@ -3,13 +3,8 @@
 
 use http::Method;
 use inlet::runtime::Limits;
-use inlet_tests::{Inlet, ADMIN_TOKEN};
+use inlet_tests::{fixture, Inlet, ADMIN_TOKEN};
 use serde_json::json;
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/{name}", inlet::bundled::FIXTURE_DIR);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
-}
 
 async fn upload(
     inlet: &Inlet,

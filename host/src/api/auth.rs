@@ -87,7 +87,10 @@ pub async fn authenticate(app: &App, req: &Request<Incoming>) -> Result<Principa
             )
         })?
         .to_string();
-    if constant_time_eq(token.as_bytes(), app.operator_token.as_bytes()) {
+    if bool::from(subtle::ConstantTimeEq::ct_eq(
+        token.as_bytes(),
+        app.operator_token.as_bytes(),
+    )) {
         let tenant = req
             .headers()
             .get("x-inlet-tenant")
@@ -134,11 +137,4 @@ pub async fn authenticate(app: &App, req: &Request<Incoming>) -> Result<Principa
         },
         agent: record.agent,
     })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -17,11 +17,7 @@ pub struct NewToken {
 /// 1-64 of a-z, 0-9, `-`, `_`, starting with a letter or digit (names starting with `_` are
 /// reserved, e.g. the operator catalogue's folder `_catalogue`).
 fn valid_id(id: &str) -> bool {
-    id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && crate::model::is_valid_id(id)
 }
 
 pub fn token_hash(token: &str) -> String {
@@ -354,11 +350,7 @@ impl Inbox {
             }
         }
         let mut raw = [0u8; 24];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| {
-                use std::io::Read;
-                f.read_exact(&mut raw)
-            })
+        super::random_bytes(&mut raw)
             .map_err(|e| InboxError::Invalid(format!("no randomness for a token: {e}")))?;
         let token = format!("inl_{}", hex::encode(raw));
         let record = TokenRecord {

@@ -236,7 +236,7 @@ impl Inbox {
             // Receipts can overtake the send's answer, or refer to messages sent elsewhere:
             // keep them.
             ops.push(put(
-                keys::orphan_receipt(t, &channel.id, &r.provider_id),
+                keys::orphan_receipt(t, &channel.id, &r.message_ref, &r.provider_id),
                 &OrphanReceipt {
                     channel: channel.id.clone(),
                     message_ref: r.message_ref.clone(),

@@ -108,11 +108,13 @@ pub fn dedupe(t: &str, channel: &str, provider_id: &str) -> Vec<u8> {
 pub fn provider_message(t: &str, channel: &str, provider_id: &str) -> Vec<u8> {
     join(&["T", t, "pmsg", channel, provider_id])
 }
-pub fn orphan_receipt(t: &str, channel: &str, provider_id: &str) -> Vec<u8> {
-    join(&["T", t, "orphan", channel, provider_id])
+/// A receipt for a message we do not know (yet), filed under the message it refers to.
+pub fn orphan_receipt(t: &str, channel: &str, message_ref: &str, provider_id: &str) -> Vec<u8> {
+    join(&["T", t, "orphan", channel, message_ref, provider_id])
 }
-pub fn orphans(t: &str) -> Vec<u8> {
-    prefix(&["T", t, "orphan"])
+/// The receipts waiting for one message.
+pub fn orphans_for(t: &str, channel: &str, message_ref: &str) -> Vec<u8> {
+    prefix(&["T", t, "orphan", channel, message_ref])
 }
 pub fn note(t: &str, case_id: &str, id: &str) -> Vec<u8> {
     join(&["T", t, "note", case_id, id])

@@ -171,24 +171,27 @@ fn put<T: Serialize>(key: Vec<u8>, value: &T) -> Op {
     Op::Put(key, serde_json::to_vec(value).unwrap_or_default())
 }
 
-/// A short random id.
+/// Fill `buf` from the operating system's random source (tokens, id seeds).
+pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf))
+}
+
+/// A unique id: time, a process counter and a per-process random part read once, so making
+/// ids on the ingest path costs no I/O.
 pub fn new_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let seed = SEED.get_or_init(|| {
+        let mut bytes = [0u8; 6];
+        let _ = random_bytes(&mut bytes);
+        hex::encode(bytes)
+    });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut bytes = [0u8; 6];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| {
-        use std::io::Read;
-        f.read_exact(&mut bytes)
-    });
-    format!(
-        "{prefix}_{:x}{:04x}{}",
-        nanos / 1000,
-        n & 0xffff,
-        hex::encode(bytes)
-    )
+    format!("{prefix}_{:x}{:04x}{}", nanos / 1000, n & 0xffff, seed)
 }

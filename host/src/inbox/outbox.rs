@@ -72,24 +72,24 @@ impl Inbox {
             };
             message.provider_id = Some(provider_id.to_string());
             // A receipt may have overtaken the send's answer.
-            let orphan = keys::provider_message(&entry.tenant, &entry.channel, provider_id);
+            let index = keys::provider_message(&entry.tenant, &entry.channel, provider_id);
             message.status = status.max(message.status);
             message.failure = None;
             message.updated_ms = now_ms();
             let mut ops = vec![
                 Op::Delete(key.to_vec()),
-                Op::Put(orphan, entry.message_key.as_bytes().to_vec()),
+                Op::Put(index, entry.message_key.as_bytes().to_vec()),
             ];
-            for (k, v) in self.scan(&keys::orphans(&entry.tenant), None, usize::MAX)? {
+            // Receipts that overtook the send's answer are filed under this provider id.
+            let waiting = keys::orphans_for(&entry.tenant, &entry.channel, provider_id);
+            for (k, v) in self.scan(&waiting, None, usize::MAX)? {
                 if let Ok(r) = serde_json::from_slice::<OrphanReceipt>(&v) {
-                    if r.channel == entry.channel && r.message_ref == provider_id {
-                        if r.status == DeliveryStatus::Failed || r.status > message.status {
-                            message.status = r.status;
-                            message.failure = r.error.clone();
-                        }
-                        ops.push(Op::Delete(k));
+                    if r.status == DeliveryStatus::Failed || r.status > message.status {
+                        message.status = r.status;
+                        message.failure = r.error.clone();
                     }
                 }
+                ops.push(Op::Delete(k));
             }
             ops.push(put(entry.message_key.as_bytes().to_vec(), &message));
             self.commit.commit(ops)?;
@@ -176,5 +176,94 @@ impl Inbox {
             put(keys::outbox(now, tenant, &entry.message_key), &entry),
         ])?;
         Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::inbox::{CaseFilter, ChannelRecord, Inbox, ReplyRequest, Settings};
+    use crate::model::{
+        Contact as C, Content, DeliveryStatus, InboundEvent, InboundMessage, Receipt,
+    };
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn a_receipt_that_overtakes_the_send_is_kept_and_applied_when_the_send_returns() {
+        let inbox =
+            Inbox::open(Arc::new(MemoryStore::default()), Settings::default()).expect("open");
+        inbox.create_tenant("t", "T", "EU").expect("tenant");
+        let channel = ChannelRecord {
+            id: "sms".into(),
+            tenant: "t".into(),
+            name: "sms".into(),
+            plugin: "twilio-sms".into(),
+            config: Default::default(),
+            egress: Vec::new(),
+            default_skill: "s".into(),
+            default_script: "w".into(),
+            plugin_version: None,
+            enabled: true,
+            public_url: None,
+            created_ms: 0,
+        };
+        let hello = InboundEvent::Message(InboundMessage {
+            provider_id: "SM1".into(),
+            conversation: "+1555".into(),
+            contact: C {
+                id: "+1555".into(),
+                display_name: None,
+                handle: None,
+                locale: None,
+            },
+            text: Some("hi".into()),
+            attachments: Vec::new(),
+            reply_to: None,
+            timestamp_ms: 0,
+        });
+        inbox.ingest(&channel, vec![hello]).expect("ingest");
+        let case = inbox
+            .list_cases("t", &CaseFilter::default(), None, 10)
+            .expect("list")
+            .cases[0]
+            .id
+            .clone();
+        let reply = ReplyRequest {
+            content: Content::text("on it"),
+            reply_to: None,
+        };
+        let message = inbox
+            .reply("t", &case, super::Author::System, reply)
+            .expect("reply");
+        // The delivery receipt arrives before `send` has returned the provider id.
+        let receipt = InboundEvent::Receipt(Receipt {
+            provider_id: "SM2:delivered".into(),
+            message_ref: "SM2".into(),
+            status: DeliveryStatus::Delivered,
+            error: None,
+            timestamp_ms: 0,
+        });
+        inbox.ingest(&channel, vec![receipt]).expect("receipt kept");
+        let (key, _, entry) = inbox.queued_outbox(10).expect("outbox").remove(0);
+        inbox
+            .outbox_sent(&key, &entry, "SM2", DeliveryStatus::Queued)
+            .expect("sent");
+        let view = inbox.case_view("t", &case).expect("view");
+        let sent = view
+            .messages
+            .iter()
+            .find(|m| m.id == message.id)
+            .expect("message");
+        assert_eq!(
+            sent.status,
+            DeliveryStatus::Delivered,
+            "the early receipt was applied"
+        );
+        assert!(inbox
+            .store()
+            .scan(b"T\0t\0orphan\0", None, 10)
+            .expect("scan")
+            .is_empty());
     }
 }

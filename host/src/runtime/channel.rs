@@ -135,10 +135,6 @@ impl ChannelHandle {
         self.binding.load().plugin.clone()
     }
 
-    pub fn plugin_id(&self) -> String {
-        self.binding.load().plugin.manifest.id.clone()
-    }
-
     /// The channel's effective configuration value (including `inlet.*` keys).
     pub fn config_value(&self, key: &str) -> Option<String> {
         self.binding.load().ctx.config.get(key).cloned()

@@ -83,8 +83,4 @@ impl Runtime {
             swap_lock: tokio::sync::Mutex::new(()),
         }))
     }
-
-    pub fn limits(&self) -> &Limits {
-        &self.services.limits
-    }
 }

@@ -237,12 +237,7 @@ fn placeholder_manifest() -> Manifest {
 
 /// Manifest rules the contract cannot express in types.
 pub fn validate_manifest(m: &Manifest) -> Result<(), String> {
-    let id_ok = !m.id.is_empty()
-        && m.id.len() <= 64
-        && m.id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !id_ok {
+    if !crate::model::is_valid_id(&m.id) {
         return Err(format!(
             "id `{}` must be 1-64 characters of a-z, 0-9, `-` or `_`",
             m.id

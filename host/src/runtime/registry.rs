@@ -157,18 +157,7 @@ impl Runtime {
         bytes: Vec<u8>,
         source: PluginSource,
     ) -> Result<InstallReport, LoadError> {
-        self.install_scoped(bytes, source, None).await
-    }
-
-    /// Install into the operator's catalogue (`owner = None`) or as a tenant's private plugin,
-    /// and make it the version unpinned channels run (hot swap).
-    pub async fn install_scoped(
-        self: &Arc<Self>,
-        bytes: Vec<u8>,
-        source: PluginSource,
-        owner: Option<String>,
-    ) -> Result<InstallReport, LoadError> {
-        self.install_version(bytes, source, owner, true).await
+        self.install_version(bytes, source, None, true).await
     }
 
     /// Install a version. With `activate = false` it is only loaded (staged): channels can pin
@@ -413,13 +402,7 @@ impl Runtime {
         spec: ChannelSpec,
         public_base_url: &str,
     ) -> Result<Arc<ChannelHandle>, ChannelConfigError> {
-        let id_ok = !spec.id.is_empty()
-            && spec.id.len() <= 64
-            && spec
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !id_ok {
+        if !crate::model::is_valid_id(&spec.id) {
             return Err(ChannelConfigError::BadId(spec.id));
         }
         if self.channel(&spec.id).is_some() {
