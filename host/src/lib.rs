@@ -9,6 +9,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod content;
 pub mod delivery;
 pub mod demo;
 pub mod inbox;
