@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod demo;
 pub mod inbox;
 pub mod model;
+pub mod policy;
 pub mod ratelimit;
 pub mod runtime;
 pub mod store;

@@ -344,6 +344,7 @@ impl Inbox {
         case.updated_ms = now;
         case.last_inbound_ms = Some(now);
         let seq = case.message_count;
+        let choices = self.chosen(t, &case.id, text.as_deref(), postback.as_deref())?;
         let message = Message {
             id: format!("{}-{seq}", case.id),
             tenant: t.clone(),
@@ -358,6 +359,8 @@ impl Inbox {
             status: DeliveryStatus::Delivered,
             failure: None,
             postback,
+            choices,
+            delivery_notes: Vec::new(),
             edited: false,
             deleted: false,
             created_ms: now,
@@ -549,6 +552,8 @@ impl Inbox {
                 status: DeliveryStatus::Delivered,
                 failure: None,
                 postback: None,
+                choices: Vec::new(),
+                delivery_notes: Vec::new(),
                 edited: false,
                 deleted: false,
                 created_ms: now,

@@ -7,6 +7,7 @@
 //! [`Inbox::ingest`] returns.
 
 mod cases;
+mod choices;
 mod directory;
 mod ingest;
 pub mod keys;
