@@ -7,6 +7,7 @@ mod admin;
 mod agent;
 mod auth;
 pub mod errors;
+mod outbound;
 mod webhooks;
 
 use std::convert::Infallible;
@@ -75,6 +76,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/search"),
     ("GET", "/api/v1/contacts/{contact_id}"),
     ("POST", "/api/v1/contacts/{contact_id}/merge"),
+    // outbound: proactive conversations, saved rich messages, dead letters
+    ("POST", "/api/v1/conversations"),
+    ("GET", "/api/v1/cases/{case_id}/rich-messages"),
+    ("GET", "/api/v1/rich-messages"),
+    ("POST", "/api/v1/rich-messages"),
+    ("GET", "/api/v1/rich-messages/{rich_message_id}"),
+    ("PUT", "/api/v1/rich-messages/{rich_message_id}"),
+    ("DELETE", "/api/v1/rich-messages/{rich_message_id}"),
+    ("GET", "/api/v1/outbox/dead"),
 ];
 
 /// Match a request against [`ROUTES`]: the pattern and the captured segments.
@@ -166,7 +176,16 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
                 if let Err(retry) = app.api_limiter.check(&principal.tenant) {
                     return rate_limited(&principal.tenant, "API", retry).response();
                 }
-                if pattern.starts_with("/api/v1/cases")
+                if pattern.starts_with("/api/v1/rich-messages")
+                    || matches!(
+                        pattern,
+                        "/api/v1/conversations"
+                            | "/api/v1/outbox/dead"
+                            | "/api/v1/cases/{case_id}/rich-messages"
+                    )
+                {
+                    outbound::handle(&app, &principal, req, pattern, &params).await
+                } else if pattern.starts_with("/api/v1/cases")
                     || pattern.starts_with("/api/v1/contacts")
                     || matches!(
                         pattern,

@@ -3,6 +3,8 @@
 //! (✗). The same derivation filters saved rich messages and is what the tests compare with the
 //! seed's Tables A and B.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::model::{Capabilities, RichCapabilities, RichKind, TextFormat};
@@ -61,17 +63,17 @@ pub fn row(caps: &RichCapabilities) -> [Support; 7] {
     RichKind::ALL.map(|k| support(caps, k))
 }
 
-/// Both audiences, as served by the API.
+/// Both audiences, as served by the API (`rich_content` of a channel).
 #[derive(Debug, Clone, Serialize)]
 pub struct Matrix {
-    pub automation: Vec<(RichKind, Support)>,
-    pub agent: Vec<(RichKind, Support)>,
+    pub automation: BTreeMap<RichKind, Support>,
+    pub agent: BTreeMap<RichKind, Support>,
 }
 
 pub fn matrix(caps: &Capabilities) -> Matrix {
-    let pairs = |c: &RichCapabilities| RichKind::ALL.iter().map(|k| (*k, support(c, *k))).collect();
+    let kinds = |c: &RichCapabilities| RichKind::ALL.iter().map(|k| (*k, support(c, *k))).collect();
     Matrix {
-        automation: pairs(&caps.automation),
-        agent: pairs(&caps.agent),
+        automation: kinds(&caps.automation),
+        agent: kinds(&caps.agent),
     }
 }

@@ -389,7 +389,7 @@ impl Inbox {
         Ok(case.id)
     }
 
-    fn new_case(
+    pub(super) fn new_case(
         &self,
         channel: &ChannelRecord,
         conversation: &str,
@@ -417,7 +417,7 @@ impl Inbox {
         }
     }
 
-    fn contact_for(
+    pub(super) fn contact_for(
         &self,
         channel: &ChannelRecord,
         who: &m::Contact,
