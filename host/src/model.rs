@@ -547,11 +547,13 @@ pub enum Rich {
     Template(ProviderTemplate),
 }
 
-/// A message as the channel will show it (already adapted to its capabilities). Only `text`
-/// is required when it is written as JSON.
+/// A message: as an author writes it (channel-neutral, every field optional in JSON), and as a
+/// plugin receives it after `content::adapt` fitted it to the channel's capabilities.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Content {
+    /// The plain text; derived from the rest when the author leaves it empty.
+    #[serde(default)]
     pub text: String,
     #[serde(default = "plain")]
     pub format: TextFormat,
