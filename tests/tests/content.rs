@@ -220,8 +220,10 @@ async fn an_adaptive_card_reaches_sms_as_text_and_long_text_as_ordered_parts() -
             .is_some_and(|t| t.starts_with("Order #123\nStatus: Shipped")),
         "{body}"
     );
-    w.wait_for(&case, "the card", |v| last_message(v)["provider_id"].is_string())
-        .await?;
+    w.wait_for(&case, "the card", |v| {
+        last_message(v)["provider_id"].is_string()
+    })
+    .await?;
     assert_eq!(
         w.sms.sent().last().expect("sent").body,
         "Order #123\nStatus: Shipped\n\n1. Track\nReply with the number or the name of your choice."

@@ -189,8 +189,7 @@ fn long_titles_are_shortened_and_long_ids_travel_as_tokens() {
     ];
     let a = adapt(&c, &whatsapp(true));
     let sent = &one(&a).quick_replies;
-    assert_eq!(sent[0].title, "A very long option …");
-    assert_eq!(sent[0].title.chars().count(), 20);
+    assert_eq!(sent[0].title, "A very long option…");
     assert_eq!(
         sent[0].id, "~1",
         "300 bytes exceed WhatsApp's 256-byte payload"

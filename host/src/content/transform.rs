@@ -666,6 +666,7 @@ pub fn shorten(text: &str, max: u32) -> String {
         return String::new();
     }
     let mut out: String = text.chars().take(max - 1).collect();
+    out.truncate(out.trim_end().len());
     out.push('…');
     out
 }

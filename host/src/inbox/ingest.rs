@@ -124,6 +124,7 @@ impl Inbox {
                     msg.attachments.clone(),
                     None,
                     Some(&msg.provider_id),
+                    msg.timestamp_ms,
                     ops,
                     live,
                 )?;
@@ -139,6 +140,7 @@ impl Inbox {
                     Vec::new(),
                     Some(p.payload.clone()),
                     None,
+                    p.timestamp_ms,
                     ops,
                     live,
                 )?;
@@ -153,6 +155,7 @@ impl Inbox {
                     item.attachments.clone(),
                     None,
                     Some(&item.provider_id),
+                    item.timestamp_ms,
                     ops,
                     live,
                 )?;
@@ -195,6 +198,7 @@ impl Inbox {
                             edit.attachments.clone(),
                             None,
                             Some(&edit.provider_id),
+                            edit.timestamp_ms,
                             ops,
                             live,
                         )?;
@@ -284,6 +288,7 @@ impl Inbox {
         attachments: Vec<m::Attachment>,
         postback: Option<String>,
         provider_id: Option<&str>,
+        written_ms: u64,
         ops: &mut Vec<Op>,
         live: &mut Vec<LiveEvent>,
     ) -> Result<String> {
@@ -342,7 +347,13 @@ impl Inbox {
         }
         case.message_count += 1;
         case.updated_ms = now;
-        case.last_inbound_ms = Some(now);
+        // Messaging windows run from when the customer wrote (the provider's timestamp; a
+        // late redelivery must not reopen a window), never from the future.
+        case.last_inbound_ms = Some(if written_ms > 0 {
+            written_ms.min(now)
+        } else {
+            now
+        });
         let seq = case.message_count;
         let choices = self.chosen(t, &case.id, text.as_deref(), postback.as_deref())?;
         let message = Message {
