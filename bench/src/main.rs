@@ -173,6 +173,7 @@ async fn throughput(
     Ok(total as f64 / duration.as_secs_f64())
 }
 
+mod content;
 mod ingest;
 mod listing;
 mod tenants;
@@ -185,14 +186,18 @@ async fn main() -> anyhow::Result<()> {
         "ingest" => ingest::run().await,
         "listing" => listing::run().await,
         "tenants" => tenants::run().await,
+        "content" => content::run().await,
         "all" => {
             runtime_bench().await?;
+            content::run().await?;
             ingest::run().await?;
             tenants::run().await?;
             listing::run().await
         }
         other => {
-            anyhow::bail!("unknown benchmark `{other}`: runtime, ingest, tenants, listing or all")
+            anyhow::bail!(
+                "unknown benchmark `{other}`: runtime, content, ingest, tenants, listing or all"
+            )
         }
     }
 }

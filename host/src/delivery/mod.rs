@@ -10,8 +10,9 @@
 //! - Content is adapted (`content::adapt`) at send time, to the capabilities the channel's
 //!   plugin declares now, for the author's audience (agent or automation). A split message
 //!   records how many parts went out, so a retry resumes after them.
-//! - One worker per channel, channels in parallel: a slow or failing provider delays only its
-//!   own channel.
+//! - Workers per channel (up to `WORKERS_PER_CHANNEL` conversations at once), channels in
+//!   parallel: a slow or failing provider delays only its own channel, and one conversation's
+//!   backlog never overtakes itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub fn backoff_ms(attempt: u32, retry_after_ms: Option<u64>) -> u64 {
     let with_jitter = (base as i64 + base as i64 * jitter / 1000).max(100) as u64;
     retry_after_ms.map_or(with_jitter, |r| r.max(with_jitter.min(r + 1000)))
 }
+
+/// Conversations of one channel delivered at the same time (each one strictly in order).
+pub const WORKERS_PER_CHANNEL: usize = 8;
 
 /// Give up retrying after this many attempts (the message is then failed, retryable by hand).
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -108,7 +112,7 @@ impl Delivery {
         let mut workers = tokio::task::JoinSet::new();
         for (_, runs) in per_channel {
             let me = self.clone();
-            workers.spawn(async move { me.deliver_channel(runs).await });
+            workers.spawn(me.deliver_channel(runs));
         }
         let mut attempted = 0;
         while let Some(done) = workers.join_next().await {
@@ -117,20 +121,32 @@ impl Delivery {
         Ok(attempted)
     }
 
-    /// One channel's due conversations, each in order up to its first failure.
+    /// One channel's due conversations: up to [`WORKERS_PER_CHANNEL`] at once, each in order
+    /// up to its first failure. Concurrent conversations share the store's flushes.
     async fn deliver_channel(
-        &self,
+        self: Arc<Self>,
         conversations: Vec<Vec<(Vec<u8>, OutboxEntry)>>,
     ) -> anyhow::Result<usize> {
-        let mut attempted = 0;
+        let permits = Arc::new(tokio::sync::Semaphore::new(WORKERS_PER_CHANNEL));
+        let mut runs = tokio::task::JoinSet::new();
         for run in conversations {
-            for (key, entry) in run {
-                attempted += 1;
-                if !self.deliver(&key, &entry).await? {
-                    // Keep per-conversation order: later messages wait for this one.
-                    break;
+            let (me, permits) = (self.clone(), permits.clone());
+            runs.spawn(async move {
+                let _permit = permits.acquire_owned().await?;
+                let mut attempted = 0;
+                for (key, entry) in run {
+                    attempted += 1;
+                    if !me.deliver(&key, &entry).await? {
+                        // Keep per-conversation order: later messages wait for this one.
+                        break;
+                    }
                 }
-            }
+                anyhow::Ok(attempted)
+            });
+        }
+        let mut attempted = 0;
+        while let Some(done) = runs.join_next().await {
+            attempted += done??;
         }
         Ok(attempted)
     }
