@@ -198,7 +198,7 @@ impl App {
         input: &OutboundInput,
     ) -> Result<Content, InboxError> {
         let mut values = BTreeMap::new();
-        if let Some((contact, _)) = self.inbox.contact_profile(tenant, &case.contact).ok() {
+        if let Ok((contact, _)) = self.inbox.contact_profile(tenant, &case.contact) {
             values.insert(
                 "contact.name".to_string(),
                 contact.display_name.clone().unwrap_or_default(),

@@ -96,9 +96,9 @@ pub fn adapt(content: &Content, caps: &RichCapabilities) -> Adapted {
         .clone()
         .filter(|_| content.format != TextFormat::Plain)
         .unwrap_or_else(|| content.text.clone());
-    let plain_body = if content.format == TextFormat::Plain {
-        content.text.clone()
-    } else if content.formatted.is_some() && !content.text.trim().is_empty() {
+    let author_wrote_plain = content.format == TextFormat::Plain
+        || (content.formatted.is_some() && !content.text.trim().is_empty());
+    let plain_body = if author_wrote_plain {
         content.text.clone()
     } else {
         markup::to_plain(content.format, &source)
@@ -550,7 +550,8 @@ impl Builder<'_> {
             Source::Buttons => "buttons",
             Source::List { .. } => "list",
         };
-        if !to.starts_with(from) && !(from == "list" && to == "a list picker") {
+        let same = to.starts_with(from) || (from == "list" && to == "a list picker");
+        if !same {
             self.notes.push(format!("{from} sent as {to}"));
         }
     }

@@ -24,6 +24,9 @@ use crate::model::{ChannelError, Content, OutboundMessage};
 use crate::policy;
 use crate::runtime::{CallErrorKind, Runtime};
 
+/// One conversation's due entries, oldest first: (outbox key, entry).
+type Run = Vec<(Vec<u8>, OutboxEntry)>;
+
 /// (tenant, channel, provider conversation).
 type Conversation = (String, String, String);
 
@@ -97,10 +100,10 @@ impl Delivery {
                 .or_default()
                 .push((key, due, entry));
         }
-        let mut per_channel: HashMap<String, Vec<Vec<(Vec<u8>, OutboxEntry)>>> = HashMap::new();
+        let mut per_channel: HashMap<String, Vec<Run>> = HashMap::new();
         for (conv, mut entries) in conversations {
             entries.sort_by(|a, b| a.2.created_ms.cmp(&b.2.created_ms).then(a.0.cmp(&b.0)));
-            let run: Vec<(Vec<u8>, OutboxEntry)> = entries
+            let run: Run = entries
                 .into_iter()
                 .take_while(|(_, due, _)| *due <= now)
                 .map(|(key, _, entry)| (key, entry))
@@ -123,10 +126,7 @@ impl Delivery {
 
     /// One channel's due conversations: up to [`WORKERS_PER_CHANNEL`] at once, each in order
     /// up to its first failure. Concurrent conversations share the store's flushes.
-    async fn deliver_channel(
-        self: Arc<Self>,
-        conversations: Vec<Vec<(Vec<u8>, OutboxEntry)>>,
-    ) -> anyhow::Result<usize> {
+    async fn deliver_channel(self: Arc<Self>, conversations: Vec<Run>) -> anyhow::Result<usize> {
         let permits = Arc::new(tokio::sync::Semaphore::new(WORKERS_PER_CHANNEL));
         let mut runs = tokio::task::JoinSet::new();
         for run in conversations {
