@@ -108,19 +108,19 @@ pub fn check_send(
     }
     let mut reason =
         format!("the {hours}-hour messaging window closed: the customer last wrote {ago} ago");
-    if state.human_agent_remaining_ms.is_some() {
+    if let Some(human_left) = state.human_agent_remaining_ms {
         let human_hours = caps
             .window
             .as_ref()
             .and_then(|w| w.human_agent_hours)
             .unwrap_or(0);
-        if audience == Audience::Agent {
+        if audience == Audience::Agent || human_left == 0 {
             reason.push_str(&format!(
                 ", and the {human_hours}-hour window for human agents closed too"
             ));
         } else {
             reason.push_str(&format!(
-                "; a human agent may still answer within {human_hours} hours"
+                "; a human agent may still answer (the {human_hours}-hour window for human agents is open)"
             ));
         }
     }
@@ -256,9 +256,19 @@ mod tests {
         else {
             panic!("bots have 24 hours only")
         };
+        assert!(bot.contains("a human agent may still answer"), "{bot}");
+        let Decision::Refuse(bot_late) = check_send(
+            &messenger(),
+            Some(NOW - 200 * HOUR_MS),
+            NOW,
+            Audience::Automation,
+            &text,
+        ) else {
+            panic!("closed for bots")
+        };
         assert!(
-            bot.contains("a human agent may still answer within 168 hours"),
-            "{bot}"
+            bot_late.contains("window for human agents closed too"),
+            "{bot_late}"
         );
         let eight_days = Some(NOW - 192 * HOUR_MS);
         let Decision::Refuse(late) =

@@ -258,13 +258,13 @@ async fn malformed_or_non_component_wasm_is_rejected_with_a_clear_error() {
         .position(|w| w == marker)
         .expect("section present")
         + marker.len();
-    assert_eq!(&bytes[at..at + 5], b"0.1.0");
-    bytes[at..at + 5].copy_from_slice(b"0.2.0");
+    assert_eq!(&bytes[at..at + 5], b"0.2.0");
+    bytes[at..at + 5].copy_from_slice(b"0.1.0");
     let err = rt
         .install(bytes, PluginSource::Upload)
         .await
         .expect_err("rejected");
-    assert!(err.to_string().contains("inlet:channel@0.2.0"), "{err}");
+    assert!(err.to_string().contains("inlet:channel@0.1.0"), "{err}");
     assert!(rt.plugins().is_empty(), "nothing was installed");
 }
 

@@ -33,7 +33,7 @@ pub mod host;
 pub use host::{config, http, kv, log};
 
 /// The contract version this SDK implements (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 /// Name of the custom section that carries [`CONTRACT_VERSION`].
 pub const CONTRACT_SECTION: &str = "inlet:contract-version";
 #[doc(hidden)]

@@ -355,13 +355,13 @@ async fn saved_rich_messages_are_offered_where_the_channel_can_show_them() -> an
         .unwrap_or_default();
     assert_eq!(ids, ["greeting"]);
 
-    // Sending it needs every variable.
+    // Sending it needs every variable that is not built in (contact.name, agent.name, ...).
     let (status, body) = w.reply(&case, json!({"rich_message": "greeting"})).await?;
     assert_eq!(status, 422);
     assert!(
         body["error"]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("agent.name, order")),
+            .is_some_and(|m| m == "variables without a value: order"),
         "{body}"
     );
     let (status, body) = w

@@ -15,6 +15,15 @@ use crate::inbox::{
 use crate::model::{self as m, Capabilities, Content};
 use crate::policy::{self, Decision, WindowState};
 
+/// Variables every saved message may use; `resolve` fills them from the case.
+pub const BUILTIN: [&str; 5] = [
+    "contact.name",
+    "case.id",
+    "agent.id",
+    "agent.name",
+    "channel.name",
+];
+
 /// What an agent or bot sends: content written now, or a saved rich message with values for
 /// its variables.
 #[derive(Debug, Clone, Deserialize)]
@@ -197,7 +206,12 @@ impl App {
         author: &Author,
         input: &OutboundInput,
     ) -> Result<Content, InboxError> {
-        let mut values = BTreeMap::new();
+        // Every built-in has a value (empty when unknown), so a saved message that passed the
+        // check before its case existed cannot fail on a built-in afterwards.
+        let mut values: BTreeMap<String, String> = BUILTIN
+            .iter()
+            .map(|b| (b.to_string(), String::new()))
+            .collect();
         if let Ok((contact, _)) = self.inbox.contact_profile(tenant, &case.contact) {
             values.insert(
                 "contact.name".to_string(),
@@ -233,9 +247,10 @@ impl App {
                 let mut values = builtin.clone();
                 values.extend(input.variables.clone());
                 if builtin.is_empty() {
-                    // Checking policy before the case exists: fill what is missing with blanks.
-                    for name in &saved.variables {
-                        values.entry(name.clone()).or_default();
+                    // Checking before the case exists: built-ins are known later; every other
+                    // variable must be given now.
+                    for name in BUILTIN {
+                        values.entry(name.to_string()).or_default();
                     }
                 }
                 fill(&saved.content, &values)

@@ -186,7 +186,9 @@ impl Delivery {
             .clone()
             .unwrap_or_else(|| Content::text(message.text.clone().unwrap_or_default()));
         let adapted = content::adapt(&authored, audience.capabilities(&capabilities));
-        // Past the free window, a human agent's answer carries the channel's human-agent tag.
+        // The window may have closed while the message waited: then it is not sent (the
+        // provider would refuse it) and fails with the reason. Past the free window, a human
+        // agent's answer carries the channel's human-agent tag.
         let tag = match policy::check_send(
             &capabilities,
             case.as_ref().and_then(|c| c.last_inbound_ms),
@@ -195,7 +197,11 @@ impl Delivery {
             &authored,
         ) {
             policy::Decision::Allow { tag } => tag,
-            policy::Decision::Refuse(_) => None,
+            policy::Decision::Refuse(reason) => {
+                self.fail(key, entry, format!("not sent: {reason}"), None)
+                    .await?;
+                return Ok(false);
+            }
         };
         let parts = adapted.parts.len();
         let mut last = None;

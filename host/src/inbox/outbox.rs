@@ -191,16 +191,21 @@ impl Inbox {
         message.status = DeliveryStatus::Queued;
         message.updated_ms = now_ms();
         let now = now_ms();
+        let message_key = String::from_utf8_lossy(&key).into_owned();
+        // Parts of a split message that went out before it failed are not sent again.
+        let parts_sent = self
+            .read::<OutboxEntry>(&keys::dead_letter(tenant, &message_key))?
+            .map_or(0, |dead| dead.parts_sent);
         let entry = OutboxEntry {
             tenant: tenant.to_string(),
             channel: case.channel.clone(),
             conversation: case.conversation.clone(),
-            message_key: String::from_utf8_lossy(&key).into_owned(),
+            message_key,
             reply_to: None,
             attempts: 0,
             last_error: message.failure.clone(),
             created_ms: now,
-            parts_sent: 0,
+            parts_sent,
         };
         self.commit.commit(vec![
             Op::Delete(keys::dead_letter(tenant, &entry.message_key)),

@@ -8,9 +8,10 @@
 use std::fmt;
 
 /// The contract version this host implements.
+/// 0.2.0: `rich-kind` and `rich-capabilities.fallback` (the seed's "F" cells).
 pub const HOST_CONTRACT: Version = Version {
     major: 0,
-    minor: 1,
+    minor: 2,
     patch: 0,
 };
 pub const SECTION: &str = "inlet:contract-version";
