@@ -7,6 +7,8 @@ mod admin;
 mod agent;
 mod auth;
 pub mod errors;
+mod permissions;
+mod routing;
 mod webhooks;
 
 use std::convert::Infallible;
@@ -75,6 +77,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/search"),
     ("GET", "/api/v1/contacts/{contact_id}"),
     ("POST", "/api/v1/contacts/{contact_id}/merge"),
+    // routing, scripts, SLA, permissions
+    ("GET", "/api/v1/scripts"),
+    ("POST", "/api/v1/scripts"),
+    ("GET", "/api/v1/scripts/{script_id}"),
+    ("PUT", "/api/v1/scripts/{script_id}"),
+    ("GET", "/api/v1/sla-policies"),
+    ("PUT", "/api/v1/sla-policies"),
+    ("GET", "/api/v1/queues"),
+    ("POST", "/api/v1/agents/{agent_id}/state"),
+    ("GET", "/api/v1/agents/{agent_id}/load"),
+    ("POST", "/api/v1/next-case"),
+    ("POST", "/api/v1/cases/{case_id}/transfer"),
+    ("POST", "/api/v1/cases/{case_id}/messages/{seq}/moderate"),
 ];
 
 /// Match a request against [`ROUTES`]: the pattern and the captured segments.
@@ -166,7 +181,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
                 if let Err(retry) = app.api_limiter.check(&principal.tenant) {
                     return rate_limited(&principal.tenant, "API", retry).response();
                 }
-                if pattern.starts_with("/api/v1/cases")
+                if routing::owns(pattern) {
+                    routing::handle(&app, &principal, req, pattern, &params).await
+                } else if pattern.starts_with("/api/v1/cases")
                     || pattern.starts_with("/api/v1/contacts")
                     || matches!(
                         pattern,

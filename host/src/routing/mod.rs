@@ -51,6 +51,11 @@ impl Routing {
         })
     }
 
+    /// The kind of work of a channel's cases.
+    pub fn kind_of(&self, channel: &str) -> WorkKind {
+        (self.kind_of)(channel)
+    }
+
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }

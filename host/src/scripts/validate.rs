@@ -237,6 +237,32 @@ fn step(c: &mut Check, item: &Value, at: &str) -> Option<Step> {
             otherwise,
         });
     }
+    let allowed: &[&str] = match action {
+        "set-skill" => &["skill"],
+        "set-priority" => &["priority"],
+        "reply" => &["content"],
+        "tag" => &["tags"],
+        "assign" => &["agent", "team"],
+        "set-status" => &["status"],
+        "wait" => &["until", "timeout_s"],
+        _ => &[],
+    };
+    let unknown: Vec<String> = item
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .filter(|k| k.as_str() != "action" && !allowed.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for key in &unknown {
+        c.err(
+            format!("{at}/{key}"),
+            format!("unknown field of `{action}` (allowed: {})", allowed.join(", ")),
+        );
+    }
+    if !unknown.is_empty() {
+        return None;
+    }
     let parsed: Step = match serde_json::from_value(item.clone()) {
         Ok(s) => s,
         Err(e) => {
@@ -375,7 +401,7 @@ mod tests {
             "business_hours": {"utc_offset_minutes": 60, "open": "08:00", "close": "18:00"},
             "steps": [
                 {"action": "branch", "if": {"business_hours": false}, "then": [
-                    {"action": "reply", "content": {"text": "We are closed", "quick_replies": [{"id": "cb", "label": "Call me back"}]}},
+                    {"action": "reply", "content": {"text": "We are closed", "quick_replies": [{"id": "cb", "title": "Call me back"}]}},
                     {"action": "wait", "until": "business-hours"}
                 ]},
                 {"action": "branch", "if": {"any": [{"keyword": ["refund"]}, {"contact_attribute": {"name": "handle", "contains": "vip"}}]},
@@ -420,7 +446,7 @@ mod tests {
         assert_eq!(pointers(json!({"id": "x", "steps": []})), vec!["/steps"]);
         assert_eq!(
             pointers(json!({"id": "x", "steps": [{"action": "route", "extra": 1}]})),
-            vec!["/steps/0"]
+            vec!["/steps/0/extra"]
         );
         assert_eq!(
             pointers(json!({"id": "x", "business_hours": {"open": "18:00", "close": "08:00"}, "steps": [{"action": "route"}]})),
