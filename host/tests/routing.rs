@@ -92,7 +92,9 @@ impl World {
 
     fn script(&self, body: Value) -> u32 {
         let id = body["id"].as_str().unwrap_or_default().to_string();
-        let existing = scripts::latest(&self.inbox, T, &id).expect("read").is_some();
+        let existing = scripts::latest(&self.inbox, T, &id)
+            .expect("read")
+            .is_some();
         let saved = scripts::save(&self.inbox, T, &body, existing.then_some(id.as_str()));
         match saved {
             Ok(v) => v.version,
@@ -294,7 +296,12 @@ fn a_refund_request_goes_to_billing_with_high_priority_and_the_most_proficient_b
          "else": [{"action": "tag", "tags": ["general"]}]}
     ]}));
     let wa = w.channel("wa", "support", "triage");
-    w.agent("junior", &[("billing", 3), ("support", 5)], 3, AgentState::Available);
+    w.agent(
+        "junior",
+        &[("billing", 3), ("support", 5)],
+        3,
+        AgentState::Available,
+    );
     w.agent("senior", &[("billing", 9)], 3, AgentState::Available);
     let refund = w.customer_writes(&wa, "+1", "I want a REFUND for order 12");
     let c = w.case(&refund);
@@ -304,7 +311,11 @@ fn a_refund_request_goes_to_billing_with_high_priority_and_the_most_proficient_b
     let other = w.customer_writes(&wa, "+2", "Where is my parcel?");
     let c = w.case(&other);
     assert_eq!((c.skill.as_str(), c.priority), ("support", 5));
-    assert_eq!(c.assignee.as_deref(), Some("junior"), "the only support agent");
+    assert_eq!(
+        c.assignee.as_deref(),
+        Some("junior"),
+        "the only support agent"
+    );
 }
 
 #[test]
@@ -317,13 +328,21 @@ fn when_an_agent_goes_offline_their_cases_go_back_to_the_queue_and_to_the_next_a
     let first = w.customer_writes(&wa, "+1", "first");
     let second = w.customer_writes(&wa, "+2", "second");
     assert_eq!(w.case(&first).assignee.as_deref(), Some("ann"));
-    assert_eq!(w.case(&second).assignee, None, "Ann is at capacity, Bob offline");
+    assert_eq!(
+        w.case(&second).assignee,
+        None,
+        "Ann is at capacity, Bob offline"
+    );
     let queues = w.engine.routing().queue_stats(T).expect("stats");
     let support = queues.iter().find(|q| q.skill == "support").expect("queue");
     assert_eq!(support.waiting, 1);
 
     w.set_state("bob", AgentState::Available);
-    assert_eq!(w.case(&second).assignee.as_deref(), Some("bob"), "pushed when Bob logs in");
+    assert_eq!(
+        w.case(&second).assignee.as_deref(),
+        Some("bob"),
+        "pushed when Bob logs in"
+    );
     w.set_state("ann", AgentState::Offline);
     assert_eq!(
         w.case(&first).assignee.as_deref(),
@@ -352,7 +371,11 @@ fn take_next_gives_the_most_urgent_case_and_a_transfer_to_a_skill_reaches_that_s
     w.agent("ann", &[("support", 5)], 3, AgentState::Away);
     let taken = w.engine.routing().take_next(T, "ann").expect("pull");
     assert_eq!(taken.map(|c| c.id), Some(urgent.clone()));
-    assert_eq!(w.case(&routine).assignee, None, "away agents are not pushed cases");
+    assert_eq!(
+        w.case(&routine).assignee,
+        None,
+        "away agents are not pushed cases"
+    );
 
     w.agent("bill", &[("billing", 5)], 3, AgentState::Available);
     let moved = w
@@ -392,15 +415,20 @@ fn a_case_keeps_the_script_version_it_started_with() {
     let new = w.customer_writes(&wa, "+2", "hello");
     let _ = w.customer_writes(&wa, "+1", "my answer");
     w.at(TUESDAY_22_00 + 11 * 60_000);
-    let texts = |id: &str| -> Vec<String> { w.bot_replies(id).into_iter().map(|(_, t)| t).collect() };
+    let texts =
+        |id: &str| -> Vec<String> { w.bot_replies(id).into_iter().map(|(_, t)| t).collect() };
     assert_eq!(texts(&old), vec!["v1: how can we help?", "v1: thanks"]);
-    assert_eq!(texts(&new), vec!["v2: hi!", "v2: thanks"], "timed out after 10 minutes");
+    assert_eq!(
+        texts(&new),
+        vec!["v2: hi!", "v2: thanks"],
+        "timed out after 10 minutes"
+    );
     assert!(w.engine.run_of(T, &old).expect("run").is_none(), "finished");
 }
 
 #[test]
-fn a_missed_first_response_raises_sla_breached_and_shows_on_the_case_but_an_answered_case_does_not(
-) {
+fn a_missed_first_response_raises_sla_breached_and_shows_on_the_case_but_an_answered_case_does_not()
+{
     let mut w = World::new();
     w.script(json!({"id": "plain", "steps": [{"action": "route"}]}));
     let wa = w.channel("wa", "support", "plain");
@@ -433,7 +461,10 @@ fn a_missed_first_response_raises_sla_breached_and_shows_on_the_case_but_an_answ
         .expect("reply");
     w.settle();
     w.at(TUESDAY_22_00 + 299_000);
-    assert!(!w.case(&ignored).sla.is_some_and(|s| s.first_response_breached));
+    assert!(!w
+        .case(&ignored)
+        .sla
+        .is_some_and(|s| s.first_response_breached));
     w.at(TUESDAY_22_00 + 301_000);
     let breached: Vec<(String, Value)> = w
         .seen
@@ -443,7 +474,10 @@ fn a_missed_first_response_raises_sla_breached_and_shows_on_the_case_but_an_answ
         .map(|e| (e.case_id.clone(), e.detail["sla"].clone()))
         .collect();
     assert_eq!(breached, vec![(ignored.clone(), json!("first-response"))]);
-    assert!(w.case(&ignored).sla.is_some_and(|s| s.first_response_breached));
+    assert!(w
+        .case(&ignored)
+        .sla
+        .is_some_and(|s| s.first_response_breached));
     let ok = w.case(&answered).sla.expect("sla");
     assert!(!ok.first_response_breached);
     assert_eq!(ok.first_response_ms, Some(TUESDAY_22_00));

@@ -68,7 +68,12 @@ impl Inlet {
     /// Give a tenant the skill `support` and the script `welcome` (which only routes), the
     /// defaults the tests' channels name.
     pub fn provision(&self, tenant: &str) -> Result<()> {
-        inlet::scripts::ensure_channel_defaults(&self.running.app.inbox, tenant, "support", "welcome")?;
+        inlet::scripts::ensure_channel_defaults(
+            &self.running.app.inbox,
+            tenant,
+            "support",
+            "welcome",
+        )?;
         Ok(())
     }
 

@@ -507,9 +507,19 @@ async fn a_channel_can_be_reconfigured_and_disabled_without_losing_anything() ->
         )
         .await?;
     assert_eq!(status, 422, "billing is no skill yet: {err}");
-    assert!(err["error"]["message"].as_str().unwrap_or_default().contains("no skill `billing`"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no skill `billing`"),
+        "{err}"
+    );
     let (status, _) = inlet
-        .api(Method::POST, "/skills", Some(json!({"id": "billing", "name": "Billing"})))
+        .api(
+            Method::POST,
+            "/skills",
+            Some(json!({"id": "billing", "name": "Billing"})),
+        )
         .await?;
     assert_eq!(status, 201);
     let (status, changed) = inlet

@@ -68,16 +68,18 @@ async fn ok(inlet: &Inlet, method: Method, path: &str, body: Value) -> anyhow::R
 async fn agent_token(inlet: &Inlet, agent: Value) -> anyhow::Result<String> {
     let id = agent["id"].clone();
     ok(inlet, Method::POST, "/agents", agent).await?;
-    let t = ok(inlet, Method::POST, "/tokens", json!({"role": "agent", "agent": id})).await?;
+    let t = ok(
+        inlet,
+        Method::POST,
+        "/tokens",
+        json!({"role": "agent", "agent": id}),
+    )
+    .await?;
     Ok(t["token"].as_str().unwrap_or_default().to_string())
 }
 
 /// Ask until `check` holds (the automation runs in the background); the last answer.
-async fn until(
-    inlet: &Inlet,
-    path: &str,
-    check: impl Fn(&Value) -> bool,
-) -> anyhow::Result<Value> {
+async fn until(inlet: &Inlet, path: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
     let mut last = Value::Null;
     for _ in 0..100 {
         let (_, v) = inlet.api(Method::GET, path, None).await?;
@@ -95,72 +97,154 @@ async fn only_case(inlet: &Inlet, channel: &str) -> anyhow::Result<String> {
         v["cases"].as_array().is_some_and(|c| c.len() == 1)
     })
     .await?;
-    Ok(list["cases"][0]["id"].as_str().unwrap_or_default().to_string())
+    Ok(list["cases"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_request_on_telegram_gets_the_bots_answer_and_reaches_the_billing_agent_while_an_sms_goes_to_support(
 ) -> anyhow::Result<()> {
     let Setup { tg, sms, inlet } = setup().await?;
-    ok(&inlet, Method::POST, "/skills", json!({"id": "billing", "name": "Billing"})).await?;
+    ok(
+        &inlet,
+        Method::POST,
+        "/skills",
+        json!({"id": "billing", "name": "Billing"}),
+    )
+    .await?;
     // The channels' default script `welcome` gets a second version: refunds go to billing.
-    let v2 = ok(&inlet, Method::PUT, "/scripts/welcome", json!({"steps": [
-        {"action": "branch", "if": {"keyword": ["refund"]}, "then": [
-            {"action": "set-skill", "skill": "billing"},
-            {"action": "set-priority", "priority": 2},
-            {"action": "reply", "content": {"text": "A billing specialist will take over."}}
-        ]}
-    ]}))
+    let v2 = ok(
+        &inlet,
+        Method::PUT,
+        "/scripts/welcome",
+        json!({"steps": [
+            {"action": "branch", "if": {"keyword": ["refund"]}, "then": [
+                {"action": "set-skill", "skill": "billing"},
+                {"action": "set-priority", "priority": 2},
+                {"action": "reply", "content": {"text": "A billing specialist will take over."}}
+            ]}
+        ]}),
+    )
     .await?;
     assert_eq!(v2["version"], 2);
     let ann = agent_token(&inlet, json!({"id": "ann", "name": "Ann", "channels": ["tg", "sms"], "skills": ["billing"], "proficiency": {"billing": 8}})).await?;
-    let bob = agent_token(&inlet, json!({"id": "bob", "name": "Bob", "channels": ["tg", "sms"], "skills": ["support"]})).await?;
+    let bob = agent_token(
+        &inlet,
+        json!({"id": "bob", "name": "Bob", "channels": ["tg", "sms"], "skills": ["support"]}),
+    )
+    .await?;
     for (token, id) in [(&ann, "ann"), (&bob, "bob")] {
         let (s, a) = inlet
-            .api_as(token, Method::POST, &format!("/agents/{id}/state"), Some(json!({"state": "available"})))
+            .api_as(
+                token,
+                Method::POST,
+                &format!("/agents/{id}/state"),
+                Some(json!({"state": "available"})),
+            )
             .await?;
         assert_eq!(s, 200, "{a}");
     }
 
     let update = tg.update_text(5001, CHAT, CHAT, "Ada", "I want a refund for order 4711");
-    assert_eq!(tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update).await?.0, 200);
+    assert_eq!(
+        tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update)
+            .await?
+            .0,
+        200
+    );
     let refund = only_case(&inlet, "tg").await?;
-    let case = until(&inlet, &format!("/cases/{refund}"), |v| v["case"]["assignee"] == "ann").await?;
+    let case = until(&inlet, &format!("/cases/{refund}"), |v| {
+        v["case"]["assignee"] == "ann"
+    })
+    .await?;
     assert_eq!(case["case"]["skill"], "billing");
     assert_eq!(case["case"]["priority"], 2);
     for _ in 0..100 {
-        if tg.sent().iter().any(|m| m.body["text"] == "A billing specialist will take over.") {
+        if tg
+            .sent()
+            .iter()
+            .any(|m| m.body["text"] == "A billing specialist will take over.")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let sent: Vec<Value> = tg.sent().into_iter().map(|m| m.body["text"].clone()).collect();
-    assert!(sent.contains(&json!("A billing specialist will take over.")), "the bot's answer reached Telegram: {sent:?}");
+    let sent: Vec<Value> = tg
+        .sent()
+        .into_iter()
+        .map(|m| m.body["text"].clone())
+        .collect();
+    assert!(
+        sent.contains(&json!("A billing specialist will take over.")),
+        "the bot's answer reached Telegram: {sent:?}"
+    );
 
-    let params = sms.inbound_sms("SM22222222222222222222222222222222", CUSTOMER, OURS, "Where is my parcel?", &[]);
-    assert_eq!(sms.deliver(&inlet.webhook("sms"), &params, None).await?.0, 200);
+    let params = sms.inbound_sms(
+        "SM22222222222222222222222222222222",
+        CUSTOMER,
+        OURS,
+        "Where is my parcel?",
+        &[],
+    );
+    assert_eq!(
+        sms.deliver(&inlet.webhook("sms"), &params, None).await?.0,
+        200
+    );
     let parcel = only_case(&inlet, "sms").await?;
-    until(&inlet, &format!("/cases/{parcel}"), |v| v["case"]["assignee"] == "bob").await?;
+    until(&inlet, &format!("/cases/{parcel}"), |v| {
+        v["case"]["assignee"] == "bob"
+    })
+    .await?;
 
     // Bob logs off: his case goes back to the support queue; Ann lacks the skill.
     let (s, _) = inlet
-        .api_as(&bob, Method::POST, "/agents/bob/state", Some(json!({"state": "offline"})))
+        .api_as(
+            &bob,
+            Method::POST,
+            "/agents/bob/state",
+            Some(json!({"state": "offline"})),
+        )
         .await?;
     assert_eq!(s, 200);
-    let case = until(&inlet, &format!("/cases/{parcel}"), |v| v["case"]["assignee"].is_null()).await?;
+    let case = until(&inlet, &format!("/cases/{parcel}"), |v| {
+        v["case"]["assignee"].is_null()
+    })
+    .await?;
     assert_eq!(case["case"]["skill"], "support");
     let (_, queues) = inlet.api(Method::GET, "/queues", None).await?;
-    let support = queues.as_array().into_iter().flatten().find(|q| q["skill"] == "support").cloned();
-    assert_eq!(support.map(|q| q["waiting"].clone()), Some(json!(1)), "{queues}");
-    let (s, none) = inlet.api_as(&ann, Method::POST, "/next-case", Some(json!({}))).await?;
+    let support = queues
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|q| q["skill"] == "support")
+        .cloned();
+    assert_eq!(
+        support.map(|q| q["waiting"].clone()),
+        Some(json!(1)),
+        "{queues}"
+    );
+    let (s, none) = inlet
+        .api_as(&ann, Method::POST, "/next-case", Some(json!({})))
+        .await?;
     assert_eq!(s, 404, "not Ann's skill: {none}");
     // A supervisor moves it to billing, where Ann has room.
     let (s, moved) = inlet
-        .api(Method::POST, &format!("/cases/{parcel}/transfer"), Some(json!({"skill": "billing"})))
+        .api(
+            Method::POST,
+            &format!("/cases/{parcel}/transfer"),
+            Some(json!({"skill": "billing"})),
+        )
         .await?;
     assert_eq!(s, 200, "{moved}");
-    until(&inlet, &format!("/cases/{parcel}"), |v| v["case"]["assignee"] == "ann").await?;
-    let (_, load) = inlet.api_as(&ann, Method::GET, "/agents/ann/load", None).await?;
+    until(&inlet, &format!("/cases/{parcel}"), |v| {
+        v["case"]["assignee"] == "ann"
+    })
+    .await?;
+    let (_, load) = inlet
+        .api_as(&ann, Method::GET, "/agents/ann/load", None)
+        .await?;
     assert_eq!(load["chat"], 2, "{load}");
     Ok(())
 }
@@ -168,47 +252,132 @@ async fn a_refund_request_on_telegram_gets_the_bots_answer_and_reaches_the_billi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_permission_is_enforced_with_a_403_naming_it_and_foreign_cases_stay_404(
 ) -> anyhow::Result<()> {
-    let Setup { tg, sms: _sms, inlet } = setup().await?;
+    let Setup {
+        tg,
+        sms: _sms,
+        inlet,
+    } = setup().await?;
     let update = tg.update_text(6001, CHAT, CHAT, "Ada", "hello");
-    assert_eq!(tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update).await?.0, 200);
+    assert_eq!(
+        tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update)
+            .await?
+            .0,
+        200
+    );
     let case = only_case(&inlet, "tg").await?;
-    let reader = agent_token(&inlet, json!({"id": "reader", "name": "R", "permissions": {"tg": ["read"]}})).await?;
-    let blind = agent_token(&inlet, json!({"id": "blind", "name": "B", "permissions": {"tg": ["reply-private"]}})).await?;
-    let plain = agent_token(&inlet, json!({"id": "plain", "name": "P", "channels": ["tg"]})).await?;
-    let elsewhere = agent_token(&inlet, json!({"id": "elsewhere", "name": "E", "channels": ["sms"]})).await?;
+    let reader = agent_token(
+        &inlet,
+        json!({"id": "reader", "name": "R", "permissions": {"tg": ["read"]}}),
+    )
+    .await?;
+    let blind = agent_token(
+        &inlet,
+        json!({"id": "blind", "name": "B", "permissions": {"tg": ["reply-private"]}}),
+    )
+    .await?;
+    let plain = agent_token(
+        &inlet,
+        json!({"id": "plain", "name": "P", "channels": ["tg"]}),
+    )
+    .await?;
+    let elsewhere = agent_token(
+        &inlet,
+        json!({"id": "elsewhere", "name": "E", "channels": ["sms"]}),
+    )
+    .await?;
 
     let denied = |status: u16, body: &Value, permission: &str| {
         assert_eq!(status, 403, "{body}");
         assert_eq!(body["error"]["code"], "missing_permission", "{body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains(&format!("`{permission}` permission on channel `tg`")), "{message}");
+        assert!(
+            message.contains(&format!("`{permission}` permission on channel `tg`")),
+            "{message}"
+        );
     };
     let reply = json!({"content": {"text": "hi"}});
     // read
-    let (s, b) = inlet.api_as(&blind, Method::GET, &format!("/cases/{case}"), None).await?;
+    let (s, b) = inlet
+        .api_as(&blind, Method::GET, &format!("/cases/{case}"), None)
+        .await?;
     denied(s, &b, "read");
-    let (s, b) = inlet.api_as(&blind, Method::POST, &format!("/cases/{case}/transfer"), Some(json!({"skill": "support"}))).await?;
+    let (s, b) = inlet
+        .api_as(
+            &blind,
+            Method::POST,
+            &format!("/cases/{case}/transfer"),
+            Some(json!({"skill": "support"})),
+        )
+        .await?;
     denied(s, &b, "read");
     let (_, list) = inlet.api_as(&blind, Method::GET, "/cases", None).await?;
-    assert_eq!(list["cases"], json!([]), "unreadable channels are not listed");
+    assert_eq!(
+        list["cases"],
+        json!([]),
+        "unreadable channels are not listed"
+    );
     // reply-private (Telegram is a messaging channel)
-    let (s, b) = inlet.api_as(&reader, Method::GET, &format!("/cases/{case}"), None).await?;
+    let (s, b) = inlet
+        .api_as(&reader, Method::GET, &format!("/cases/{case}"), None)
+        .await?;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = inlet.api_as(&reader, Method::POST, &format!("/cases/{case}/replies"), Some(reply.clone())).await?;
+    let (s, b) = inlet
+        .api_as(
+            &reader,
+            Method::POST,
+            &format!("/cases/{case}/replies"),
+            Some(reply.clone()),
+        )
+        .await?;
     denied(s, &b, "reply-private");
-    let (s, b) = inlet.api_as(&reader, Method::POST, &format!("/cases/{case}/messages/1/retry"), None).await?;
+    let (s, b) = inlet
+        .api_as(
+            &reader,
+            Method::POST,
+            &format!("/cases/{case}/messages/1/retry"),
+            None,
+        )
+        .await?;
     denied(s, &b, "reply-private");
     // moderate
-    let (s, b) = inlet.api_as(&plain, Method::POST, &format!("/cases/{case}/messages/1/moderate"), Some(json!({"action": "hide"}))).await?;
+    let (s, b) = inlet
+        .api_as(
+            &plain,
+            Method::POST,
+            &format!("/cases/{case}/messages/1/moderate"),
+            Some(json!({"action": "hide"})),
+        )
+        .await?;
     denied(s, &b, "moderate");
-    let (s, b) = inlet.api_as(&plain, Method::POST, &format!("/cases/{case}/replies"), Some(reply)).await?;
+    let (s, b) = inlet
+        .api_as(
+            &plain,
+            Method::POST,
+            &format!("/cases/{case}/replies"),
+            Some(reply),
+        )
+        .await?;
     assert_eq!(s, 202, "the default permissions answer in private: {b}");
     // A channel the agent has nothing on, and another tenant's agent: the case does not exist.
-    let (s, _) = inlet.api_as(&elsewhere, Method::GET, &format!("/cases/{case}"), None).await?;
+    let (s, _) = inlet
+        .api_as(&elsewhere, Method::GET, &format!("/cases/{case}"), None)
+        .await?;
     assert_eq!(s, 404);
-    let (s, t) = inlet.api(Method::POST, "/tenants", Some(json!({"id": "globex", "name": "G", "region": "US"}))).await?;
+    let (s, t) = inlet
+        .api(
+            Method::POST,
+            "/tenants",
+            Some(json!({"id": "globex", "name": "G", "region": "US"})),
+        )
+        .await?;
     assert_eq!(s, 201, "{t}");
-    let (s, tok) = inlet.api(Method::POST, "/tenants/globex/tokens", Some(json!({"role": "admin"}))).await?;
+    let (s, tok) = inlet
+        .api(
+            Method::POST,
+            "/tenants/globex/tokens",
+            Some(json!({"role": "admin"})),
+        )
+        .await?;
     assert_eq!(s, 201, "{tok}");
     let globex = tok["token"].as_str().unwrap_or_default().to_string();
     for (method, path) in [
@@ -216,12 +385,30 @@ async fn every_permission_is_enforced_with_a_403_naming_it_and_foreign_cases_sta
         (Method::POST, format!("/cases/{case}/transfer")),
         (Method::POST, format!("/cases/{case}/messages/1/moderate")),
     ] {
-        let (s, b) = inlet.api_as(&globex, method, &path, Some(json!({"skill": "support", "action": "hide"}))).await?;
+        let (s, b) = inlet
+            .api_as(
+                &globex,
+                method,
+                &path,
+                Some(json!({"skill": "support", "action": "hide"})),
+            )
+            .await?;
         assert_eq!(s, 404, "{path}: {b}");
     }
     // Agents act for themselves only.
-    let (s, b) = inlet.api_as(&reader, Method::POST, "/agents/plain/state", Some(json!({"state": "offline"}))).await?;
-    assert_eq!((s, b["error"]["code"].clone()), (403, json!("forbidden")), "{b}");
+    let (s, b) = inlet
+        .api_as(
+            &reader,
+            Method::POST,
+            "/agents/plain/state",
+            Some(json!({"state": "offline"})),
+        )
+        .await?;
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (403, json!("forbidden")),
+        "{b}"
+    );
     let (s, _) = inlet.api_as(&reader, Method::GET, "/scripts", None).await?;
     assert_eq!(s, 403);
     Ok(())
@@ -240,22 +427,47 @@ async fn a_bad_script_is_refused_with_a_pointer_to_each_bad_field_and_a_good_one
         .await?;
     assert_eq!(s, 422, "{err}");
     assert_eq!(err["error"]["code"], "invalid_script");
-    assert_eq!(err["error"]["message"], "/steps/1/then/0/priority: 0 is not 1 (highest) to 9 (lowest)");
-    let pointers: Vec<Value> = err["error"]["details"]["errors"].as_array().into_iter().flatten().map(|e| e["pointer"].clone()).collect();
-    assert_eq!(pointers, vec![json!("/steps/1/then/0/priority"), json!("/steps/2/agent")]);
+    assert_eq!(
+        err["error"]["message"],
+        "/steps/1/then/0/priority: 0 is not 1 (highest) to 9 (lowest)"
+    );
+    let pointers: Vec<Value> = err["error"]["details"]["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["pointer"].clone())
+        .collect();
+    assert_eq!(
+        pointers,
+        vec![json!("/steps/1/then/0/priority"), json!("/steps/2/agent")]
+    );
     let good = json!({"id": "vip", "steps": [{"action": "tag", "tags": ["vip"]}]});
-    let (s, v1) = inlet.api(Method::POST, "/scripts", Some(good.clone())).await?;
+    let (s, v1) = inlet
+        .api(Method::POST, "/scripts", Some(good.clone()))
+        .await?;
     assert_eq!((s, v1["version"].clone()), (201, json!(1)), "{v1}");
-    let (s, _) = inlet.api(Method::POST, "/scripts", Some(good.clone())).await?;
+    let (s, _) = inlet
+        .api(Method::POST, "/scripts", Some(good.clone()))
+        .await?;
     assert_eq!(s, 409, "create refuses an existing id");
     let (s, v2) = inlet.api(Method::PUT, "/scripts/vip", Some(good)).await?;
     assert_eq!((s, v2["version"].clone()), (200, json!(2)), "{v2}");
     let (_, read) = inlet.api(Method::GET, "/scripts/vip", None).await?;
     assert_eq!(read["versions"].as_array().map(Vec::len), Some(2), "{read}");
     let (s, e) = inlet
-        .api(Method::PUT, "/sla-policies", Some(json!([{"skill": "support", "first_response_s": 0}])))
+        .api(
+            Method::PUT,
+            "/sla-policies",
+            Some(json!([{"skill": "support", "first_response_s": 0}])),
+        )
         .await?;
     assert_eq!(s, 422, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap_or_default().starts_with("/0:"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("/0:"),
+        "{e}"
+    );
     Ok(())
 }

@@ -65,7 +65,9 @@ async fn visible(app: &Arc<App>, p: &Principal) -> Result<Option<Vec<String>>, A
         p.agent.clone().unwrap_or_default(),
     );
     let agent = blocking(move || inbox.agent(&t, &a)).await?;
-    Ok(Some(agent.map(|a| a.readable_channels()).unwrap_or_default()))
+    Ok(Some(
+        agent.map(|a| a.readable_channels()).unwrap_or_default(),
+    ))
 }
 
 /// The case, if it exists in the caller's tenant and the caller may see its channel.

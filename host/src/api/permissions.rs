@@ -43,7 +43,9 @@ pub async fn require(
                 case.channel
             ),
         )
-        .with_details(serde_json::json!({"permission": permission.as_str(), "channel": case.channel}))),
+        .with_details(
+            serde_json::json!({"permission": permission.as_str(), "channel": case.channel}),
+        )),
     }
 }
 

@@ -113,7 +113,9 @@ pub async fn handle(
                 crate::scripts::save(&inbox, &t, &body, path_id.as_deref())
             })
             .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?
             .map_err(save_error)?;
             let status = if saved.version == 1 {
                 StatusCode::CREATED
@@ -209,10 +211,9 @@ pub async fn handle(
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| ApiError::bad_request("message sequence must be a number"))?;
             let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
-            let message: Option<Message> = blocking(move || {
-                inbox.get_record(&crate::inbox::keys::message(&t, &id, seq))
-            })
-            .await?;
+            let message: Option<Message> =
+                blocking(move || inbox.get_record(&crate::inbox::keys::message(&t, &id, seq)))
+                    .await?;
             let target = message
                 .filter(|m| m.direction == MsgDirection::Inbound)
                 .and_then(|m| m.provider_id)
@@ -236,8 +237,11 @@ pub async fn handle(
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "unsupported",
-                    format!("channel `{}` cannot {:?} content", case.channel, body.action)
-                        .to_lowercase(),
+                    format!(
+                        "channel `{}` cannot {:?} content",
+                        case.channel, body.action
+                    )
+                    .to_lowercase(),
                 ));
             }
             channel

@@ -41,7 +41,13 @@ impl Inbox {
     }
 
     /// Publish a live event about `case` (routing and SLA events).
-    pub fn publish(&self, tenant: &str, kind: &'static str, case: &Case, detail: serde_json::Value) {
+    pub fn publish(
+        &self,
+        tenant: &str,
+        kind: &'static str,
+        case: &Case,
+        detail: serde_json::Value,
+    ) {
         self.live
             .send(self.live_event(tenant, kind, &case.id, &case.channel, detail));
     }

@@ -190,7 +190,9 @@ impl Routing {
 
     /// Give an agent queued cases while it is available and has room.
     fn pull_for(&self, tenant: &str, r: &mut Router, agent: &str) -> Result<()> {
-        if r.agent(agent).is_none_or(|a| a.state != AgentState::Available) {
+        if r.agent(agent)
+            .is_none_or(|a| a.state != AgentState::Available)
+        {
             return Ok(());
         }
         while let Some(id) = r.best_case_for(agent) {
@@ -213,9 +215,13 @@ impl Routing {
         r.upsert_agent(agent.clone(), self.clock.now_ms());
         if agent.state == AgentState::Offline {
             for case_id in r.cases_of(agent_id) {
-                let case = self
-                    .inbox
-                    .assign(tenant, &case_id, None, None, "routing: agent went offline")?;
+                let case = self.inbox.assign(
+                    tenant,
+                    &case_id,
+                    None,
+                    None,
+                    "routing: agent went offline",
+                )?;
                 r.release(&case_id);
                 r.enqueue(self.queued(&case));
                 self.push(tenant, r, &case_id)?;
@@ -229,7 +235,11 @@ impl Routing {
         let (me, t, a) = (self.clone(), tenant.to_string(), agent_id.to_string());
         let done = tokio::task::spawn_blocking(move || me.agent_changed_blocking(&t, &a)).await;
         if let Ok(Err(e)) = done {
-            tracing::error!(tenant, agent = agent_id, "routing could not follow an agent change: {e}");
+            tracing::error!(
+                tenant,
+                agent = agent_id,
+                "routing could not follow an agent change: {e}"
+            );
         }
     }
 
@@ -385,9 +395,9 @@ impl Routing {
             .and_then(|m| m.rsplit('-').next())
             .and_then(|s| s.parse().ok());
         let Some(seq) = seq else { return Ok(()) };
-        let message: Option<Message> = self
-            .inbox
-            .get_record(&keys::message(&event.tenant, &case.id, seq))?;
+        let message: Option<Message> =
+            self.inbox
+                .get_record(&keys::message(&event.tenant, &case.id, seq))?;
         if !matches!(message.map(|m| m.author), Some(Author::Agent(_))) {
             return Ok(());
         }
@@ -425,14 +435,16 @@ impl Routing {
             if !active(case.status) || !sla::pending(s).contains(&(due_ms, kind)) {
                 continue;
             }
-            let case = self.inbox.update_case(&tenant, &case_id, serde_json::Value::Null, |c| {
-                if let Some(s) = c.sla.as_mut() {
-                    match kind {
-                        SlaKind::FirstResponse => s.first_response_breached = true,
-                        SlaKind::Resolution => s.resolution_breached = true,
+            let case = self
+                .inbox
+                .update_case(&tenant, &case_id, serde_json::Value::Null, |c| {
+                    if let Some(s) = c.sla.as_mut() {
+                        match kind {
+                            SlaKind::FirstResponse => s.first_response_breached = true,
+                            SlaKind::Resolution => s.resolution_breached = true,
+                        }
                     }
-                }
-            })?;
+                })?;
             self.inbox.publish(
                 &tenant,
                 "sla-breached",

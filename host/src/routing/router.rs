@@ -42,7 +42,9 @@ impl AgentSlot {
 
     fn fits(&self, c: &QueuedCase) -> bool {
         self.readable.contains(&c.channel)
-            && c.team.as_ref().is_none_or(|t| self.agent.team.as_ref() == Some(t))
+            && c.team
+                .as_ref()
+                .is_none_or(|t| self.agent.team.as_ref() == Some(t))
     }
 }
 
@@ -131,10 +133,11 @@ impl Router {
 
     pub fn enqueue(&mut self, c: QueuedCase) {
         self.dequeue(&c.id);
-        self.queues
-            .entry(c.skill.clone())
-            .or_default()
-            .insert((c.priority, c.since_ms, c.id.clone()));
+        self.queues.entry(c.skill.clone()).or_default().insert((
+            c.priority,
+            c.since_ms,
+            c.id.clone(),
+        ));
         self.queued.insert(c.id.clone(), c);
     }
 
@@ -284,7 +287,10 @@ impl Router {
             }
         }
         for (slot, key) in &keys {
-            self.ready.entry(slot.clone()).or_default().insert(key.clone());
+            self.ready
+                .entry(slot.clone())
+                .or_default()
+                .insert(key.clone());
         }
         s.ready_keys = keys;
     }
@@ -338,7 +344,11 @@ mod tests {
         r.set_assigned("c1", "senior2", WorkKind::Chat, 200);
         assert_eq!(r.best_agent(&c).as_deref(), Some("senior"));
         r.set_assigned("c2", "senior", WorkKind::Chat, 210);
-        assert_eq!(r.best_agent(&c).as_deref(), Some("junior"), "seniors are full");
+        assert_eq!(
+            r.best_agent(&c).as_deref(),
+            Some("junior"),
+            "seniors are full"
+        );
         r.release("c1");
         assert_eq!(r.best_agent(&c).as_deref(), Some("senior2"));
         let email = QueuedCase {

@@ -46,9 +46,7 @@ pub fn validate(policies: &[SlaPolicy]) -> Result<(), String> {
             return Err(format!("/{i}: durations must be at least 1 second"));
         }
         if p.first_response_s.is_none() && p.resolution_s.is_none() {
-            return Err(format!(
-                "/{i}: set first_response_s, resolution_s or both"
-            ));
+            return Err(format!("/{i}: set first_response_s, resolution_s or both"));
         }
         if policies[..i]
             .iter()
@@ -138,11 +136,20 @@ mod tests {
             "resolved_ms": null, "message_count": 1
         }))
         .expect("case");
-        assert_eq!(policy_for(&policies, &case).and_then(|p| p.first_response_s), Some(4));
+        assert_eq!(
+            policy_for(&policies, &case).and_then(|p| p.first_response_s),
+            Some(4)
+        );
         case.skill = "support".into();
-        assert_eq!(policy_for(&policies, &case).and_then(|p| p.first_response_s), Some(3));
+        assert_eq!(
+            policy_for(&policies, &case).and_then(|p| p.first_response_s),
+            Some(3)
+        );
         case.channel = "sms".into();
-        assert_eq!(policy_for(&policies, &case).and_then(|p| p.first_response_s), Some(1));
+        assert_eq!(
+            policy_for(&policies, &case).and_then(|p| p.first_response_s),
+            Some(1)
+        );
         assert!(validate(&[p(None, None, 1), p(None, None, 2)]).is_err());
     }
 }

@@ -186,7 +186,8 @@ impl Engine {
             timed_out: false,
             started_ms: self.now(),
         };
-        self.inbox.put_record(keys::script_run(tenant, case), &run)?;
+        self.inbox
+            .put_record(keys::script_run(tenant, case), &run)?;
         self.exec(tenant, case, &version, run)
     }
 
@@ -201,7 +202,13 @@ impl Engine {
     }
 
     /// Run from `run.pc` until the script ends or waits.
-    fn exec(&self, tenant: &str, case_id: &str, script: &ScriptVersion, mut run: Run) -> Result<()> {
+    fn exec(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        script: &ScriptVersion,
+        mut run: Run,
+    ) -> Result<()> {
         let program = compile(&script.steps);
         let mut budget = 10_000;
         while run.pc < program.len() && budget > 0 {
@@ -237,7 +244,8 @@ impl Engine {
                     run.pc += 1;
                     run.waiting = Some(*until);
                     run.wake_ms = Some(wake);
-                    self.inbox.put_record(keys::script_run(tenant, case_id), &run)?;
+                    self.inbox
+                        .put_record(keys::script_run(tenant, case_id), &run)?;
                     self.timers
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -274,8 +282,9 @@ impl Engine {
             }
             Condition::ContactAttribute(test) => {
                 let case = self.inbox.case(tenant, case_id)?;
-                let contact: Option<Contact> =
-                    self.inbox.get_record(&keys::contact(tenant, &case.contact))?;
+                let contact: Option<Contact> = self
+                    .inbox
+                    .get_record(&keys::contact(tenant, &case.contact))?;
                 let value = contact.and_then(|c| match test.name.as_str() {
                     "display_name" => c.display_name,
                     "handle" => c.handle,
@@ -283,7 +292,11 @@ impl Engine {
                     "channel" => Some(c.channel),
                     _ => None,
                 });
-                match (value.map(|v| v.to_lowercase()), &test.equals, &test.contains) {
+                match (
+                    value.map(|v| v.to_lowercase()),
+                    &test.equals,
+                    &test.contains,
+                ) {
                     (Some(v), Some(e), _) => v == e.to_lowercase(),
                     (Some(v), None, Some(c)) => v.contains(&c.to_lowercase()),
                     _ => false,
@@ -320,15 +333,16 @@ impl Engine {
 
     fn act(&self, tenant: &str, case_id: &str, script: &ScriptVersion, step: &Step) -> Result<()> {
         let by = format!("script:{}@{}", script.id, script.version);
-        let detail = |field: &str, value: serde_json::Value| {
-            serde_json::json!({ field: value, "by": by })
-        };
+        let detail =
+            |field: &str, value: serde_json::Value| serde_json::json!({ field: value, "by": by });
         match step {
             Step::SetSkill { skill } => {
-                self.inbox
-                    .update_case(tenant, case_id, detail("skill", skill.as_str().into()), |c| {
-                        c.skill = skill.clone()
-                    })?;
+                self.inbox.update_case(
+                    tenant,
+                    case_id,
+                    detail("skill", skill.as_str().into()),
+                    |c| c.skill = skill.clone(),
+                )?;
             }
             Step::SetPriority { priority } => {
                 self.inbox.update_case(
@@ -356,14 +370,15 @@ impl Engine {
             Step::Assign {
                 agent: Some(agent), ..
             } => {
-                self.inbox
-                    .assign(tenant, case_id, Some(agent), None, &by)?;
+                self.inbox.assign(tenant, case_id, Some(agent), None, &by)?;
             }
             Step::Assign { team, .. } => {
-                self.inbox
-                    .update_case(tenant, case_id, detail("team", team.clone().into()), |c| {
-                        c.team = team.clone()
-                    })?;
+                self.inbox.update_case(
+                    tenant,
+                    case_id,
+                    detail("team", team.clone().into()),
+                    |c| c.team = team.clone(),
+                )?;
             }
             Step::SetStatus { status } => {
                 self.inbox.set_status(tenant, case_id, *status, &by)?;

@@ -47,7 +47,8 @@ pub fn save(
     body: &serde_json::Value,
     path_id: Option<&str>,
 ) -> std::result::Result<ScriptVersion, SaveError> {
-    let draft = validate::validate(body, path_id, &known(inbox, tenant)?).map_err(SaveError::Invalid)?;
+    let draft =
+        validate::validate(body, path_id, &known(inbox, tenant)?).map_err(SaveError::Invalid)?;
     let latest = latest(inbox, tenant, &draft.id)?;
     match (path_id, &latest) {
         (None, Some(_)) => {
@@ -107,7 +108,12 @@ pub fn list(inbox: &Inbox, tenant: &str) -> Result<Vec<ScriptVersion>> {
 }
 
 /// A channel's default skill and default script must exist in its tenant.
-pub fn check_channel_defaults(inbox: &Inbox, tenant: &str, skill: &str, script: &str) -> Result<()> {
+pub fn check_channel_defaults(
+    inbox: &Inbox,
+    tenant: &str,
+    skill: &str,
+    script: &str,
+) -> Result<()> {
     if skill.trim().is_empty() || script.trim().is_empty() {
         return Err(InboxError::Invalid(
             "every channel needs a default_skill and a default_script".into(),
@@ -128,7 +134,12 @@ pub fn check_channel_defaults(inbox: &Inbox, tenant: &str, skill: &str, script: 
 
 /// For channels of the configuration file (and the demo): create their skill, and a script
 /// that only routes, if they do not exist yet.
-pub fn ensure_channel_defaults(inbox: &Inbox, tenant: &str, skill: &str, script: &str) -> Result<()> {
+pub fn ensure_channel_defaults(
+    inbox: &Inbox,
+    tenant: &str,
+    skill: &str,
+    script: &str,
+) -> Result<()> {
     if !inbox.skills(tenant)?.iter().any(|s| s.id == skill) {
         inbox.put_skill(&crate::inbox::Skill {
             id: skill.to_string(),
@@ -137,7 +148,8 @@ pub fn ensure_channel_defaults(inbox: &Inbox, tenant: &str, skill: &str, script:
         })?;
     }
     if latest(inbox, tenant, script)?.is_none() {
-        let body = serde_json::json!({"id": script, "name": script, "steps": [{"action": "route"}]});
+        let body =
+            serde_json::json!({"id": script, "name": script, "steps": [{"action": "route"}]});
         save(inbox, tenant, &body, None).map_err(|e| match e {
             SaveError::Inbox(e) => e,
             SaveError::Invalid(errors) => InboxError::Invalid(format!("{errors:?}")),

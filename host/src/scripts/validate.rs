@@ -76,12 +76,18 @@ pub fn validate(
     };
     for key in obj.keys() {
         if !["id", "name", "trigger", "business_hours", "steps"].contains(&key.as_str()) {
-            c.err(format!("/{key}"), "unknown field (id, name, trigger, business_hours, steps)");
+            c.err(
+                format!("/{key}"),
+                "unknown field (id, name, trigger, business_hours, steps)",
+            );
         }
     }
     let id = match (obj.get("id").and_then(Value::as_str), path_id) {
         (Some(id), Some(p)) if id != p => {
-            c.err("/id", format!("`{id}` differs from the script in the path (`{p}`)"));
+            c.err(
+                "/id",
+                format!("`{id}` differs from the script in the path (`{p}`)"),
+            );
             p.to_string()
         }
         (Some(id), _) => id.to_string(),
@@ -91,10 +97,12 @@ pub fn validate(
             String::new()
         }
     };
-    if !id.is_empty()
-        && !(id.chars().next().is_some_and(|ch| ch.is_ascii_alphanumeric())
-            && crate::model::is_valid_id(&id))
-    {
+    let starts_well = id
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_alphanumeric());
+    let well_formed = id.is_empty() || (starts_well && crate::model::is_valid_id(&id));
+    if !well_formed {
         c.err("/id", format!("`{id}` must be 1-64 of a-z, 0-9, - or _"));
     }
     let name = match obj.get("name") {
@@ -111,13 +119,19 @@ pub fn validate(
             Ok(t) => {
                 for (i, ch) in t.channels.iter().enumerate() {
                     if !known.channels.contains(ch) {
-                        c.err(format!("/trigger/channels/{i}"), format!("no channel `{ch}`"));
+                        c.err(
+                            format!("/trigger/channels/{i}"),
+                            format!("no channel `{ch}`"),
+                        );
                     }
                 }
                 t
             }
             Err(e) => {
-                c.err("/trigger", format!("{e} (event: new-case, inbound-message or status-changed)"));
+                c.err(
+                    "/trigger",
+                    format!("{e} (event: new-case, inbound-message or status-changed)"),
+                );
                 Trigger::default()
             }
         },
@@ -148,7 +162,10 @@ pub fn validate(
     };
     if business_hours.is_none() {
         if let Some(at) = c.uses_hours.clone() {
-            c.err("/business_hours", format!("required: {at} uses business hours"));
+            c.err(
+                "/business_hours",
+                format!("required: {at} uses business hours"),
+            );
         }
     }
     if c.errors.is_empty() {
@@ -166,20 +183,32 @@ pub fn validate(
 
 fn check_hours(c: &mut Check, h: &BusinessHours) {
     if !(-14 * 60..=14 * 60).contains(&h.utc_offset_minutes) {
-        c.err("/business_hours/utc_offset_minutes", "must be between -840 and 840");
+        c.err(
+            "/business_hours/utc_offset_minutes",
+            "must be between -840 and 840",
+        );
     }
     for (i, d) in h.days.iter().enumerate() {
         if !DAYS.contains(&d.as_str()) {
-            c.err(format!("/business_hours/days/{i}"), format!("`{d}` is not one of mon, tue, wed, thu, fri, sat, sun"));
+            c.err(
+                format!("/business_hours/days/{i}"),
+                format!("`{d}` is not one of mon, tue, wed, thu, fri, sat, sun"),
+            );
         }
     }
     let open = minutes(&h.open);
     let close = minutes(&h.close);
     if open.is_none() {
-        c.err("/business_hours/open", format!("`{}` is not a time HH:MM", h.open));
+        c.err(
+            "/business_hours/open",
+            format!("`{}` is not a time HH:MM", h.open),
+        );
     }
     if close.is_none() {
-        c.err("/business_hours/close", format!("`{}` is not a time HH:MM", h.close));
+        c.err(
+            "/business_hours/close",
+            format!("`{}` is not a time HH:MM", h.close),
+        );
     }
     if let (Some(o), Some(cl)) = (open, close) {
         if cl <= o {
@@ -201,11 +230,17 @@ fn steps(c: &mut Check, items: &[Value], at: &str) -> Vec<Step> {
 
 fn step(c: &mut Check, item: &Value, at: &str) -> Option<Step> {
     let Some(action) = item.get("action").and_then(Value::as_str) else {
-        c.err(format!("{at}/action"), format!("required: one of {}", ACTIONS.join(", ")));
+        c.err(
+            format!("{at}/action"),
+            format!("required: one of {}", ACTIONS.join(", ")),
+        );
         return None;
     };
     if !ACTIONS.contains(&action) {
-        c.err(format!("{at}/action"), format!("unknown action `{action}` (one of {})", ACTIONS.join(", ")));
+        c.err(
+            format!("{at}/action"),
+            format!("unknown action `{action}` (one of {})", ACTIONS.join(", ")),
+        );
         return None;
     }
     if action == "branch" {
@@ -257,7 +292,10 @@ fn step(c: &mut Check, item: &Value, at: &str) -> Option<Step> {
     for key in &unknown {
         c.err(
             format!("{at}/{key}"),
-            format!("unknown field of `{action}` (allowed: {})", allowed.join(", ")),
+            format!(
+                "unknown field of `{action}` (allowed: {})",
+                allowed.join(", ")
+            ),
         );
     }
     if !unknown.is_empty() {
@@ -272,15 +310,24 @@ fn step(c: &mut Check, item: &Value, at: &str) -> Option<Step> {
     };
     match &parsed {
         Step::SetSkill { skill } if !c.known.skills.contains(skill) => {
-            c.err(format!("{at}/skill"), format!("no skill `{skill}` in this tenant"));
+            c.err(
+                format!("{at}/skill"),
+                format!("no skill `{skill}` in this tenant"),
+            );
         }
         Step::SetPriority { priority } if !(1..=9).contains(priority) => {
-            c.err(format!("{at}/priority"), format!("{priority} is not 1 (highest) to 9 (lowest)"));
+            c.err(
+                format!("{at}/priority"),
+                format!("{priority} is not 1 (highest) to 9 (lowest)"),
+            );
         }
         Step::Reply { content }
             if content.text.trim().is_empty() && content.attachments.is_empty() =>
         {
-            c.err(format!("{at}/content/text"), "an auto-reply needs text or an attachment");
+            c.err(
+                format!("{at}/content/text"),
+                "an auto-reply needs text or an attachment",
+            );
         }
         Step::Tag { tags } => {
             if tags.is_empty() {
@@ -294,13 +341,19 @@ fn step(c: &mut Check, item: &Value, at: &str) -> Option<Step> {
         }
         Step::Assign { agent, team } => match (agent, team) {
             (Some(a), None) if !c.known.agents.contains(a) => {
-                c.err(format!("{at}/agent"), format!("no agent `{a}` in this tenant"));
+                c.err(
+                    format!("{at}/agent"),
+                    format!("no agent `{a}` in this tenant"),
+                );
             }
             (None, Some(t)) if !c.known.teams.contains(t) => {
                 c.err(format!("{at}/team"), format!("no agent is in team `{t}`"));
             }
             (Some(_), Some(_)) | (None, None) => {
-                c.err(at.to_string(), "assign names exactly one of `agent` and `team`");
+                c.err(
+                    at.to_string(),
+                    "assign names exactly one of `agent` and `team`",
+                );
             }
             _ => {}
         },
@@ -312,7 +365,10 @@ fn step(c: &mut Check, item: &Value, at: &str) -> Option<Step> {
                 c.err(format!("{at}/timeout_s"), "must be at least 1 second");
             }
             if timeout_s.is_none() && *until != WaitUntil::BusinessHours {
-                c.err(format!("{at}/timeout_s"), "required when waiting for `inbound` or `timeout`");
+                c.err(
+                    format!("{at}/timeout_s"),
+                    "required when waiting for `inbound` or `timeout`",
+                );
             }
         }
         _ => {}
@@ -346,10 +402,16 @@ fn check_condition(c: &mut Check, cond: &Condition, at: &str) {
         }
         Condition::ContactAttribute(t) => {
             if !ATTRIBUTES.contains(&t.name.as_str()) {
-                c.err(format!("{at}/contact_attribute/name"), format!("`{}` is not one of {}", t.name, ATTRIBUTES.join(", ")));
+                c.err(
+                    format!("{at}/contact_attribute/name"),
+                    format!("`{}` is not one of {}", t.name, ATTRIBUTES.join(", ")),
+                );
             }
             if t.equals.is_none() == t.contains.is_none() {
-                c.err(format!("{at}/contact_attribute"), "set exactly one of `equals` and `contains`");
+                c.err(
+                    format!("{at}/contact_attribute"),
+                    "set exactly one of `equals` and `contains`",
+                );
             }
         }
         Condition::Channel(list) => {
@@ -364,7 +426,11 @@ fn check_condition(c: &mut Check, cond: &Condition, at: &str) {
         }
         Condition::WaitTimedOut(_) => {}
         Condition::All(list) | Condition::Any(list) => {
-            let name = if matches!(cond, Condition::All(_)) { "all" } else { "any" };
+            let name = if matches!(cond, Condition::All(_)) {
+                "all"
+            } else {
+                "any"
+            };
             for (i, sub) in list.iter().enumerate() {
                 check_condition(c, sub, &format!("{at}/{name}/{i}"));
             }
@@ -449,7 +515,9 @@ mod tests {
             vec!["/steps/0/extra"]
         );
         assert_eq!(
-            pointers(json!({"id": "x", "business_hours": {"open": "18:00", "close": "08:00"}, "steps": [{"action": "route"}]})),
+            pointers(
+                json!({"id": "x", "business_hours": {"open": "18:00", "close": "08:00"}, "steps": [{"action": "route"}]})
+            ),
             vec!["/business_hours/close"]
         );
     }
