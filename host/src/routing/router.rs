@@ -213,6 +213,9 @@ impl Router {
     /// may read and has capacity for. Looks at most `scan` cases per queue.
     pub fn best_case_for(&self, agent: &str) -> Option<String> {
         let s = self.agents.get(agent)?;
+        if !WorkKind::ALL.iter().any(|k| s.free(*k)) {
+            return None;
+        }
         let mut best: Option<&QueueKey> = None;
         for skill in &s.agent.skills {
             let Some(q) = self.queues.get(skill) else {
