@@ -53,7 +53,7 @@ fn case(i: usize) -> QueuedCase {
         skill: format!("skill-{}", (i * 31) % SKILLS),
         priority: 1 + (i % 9) as u8,
         since_ms: i as u64,
-        channel: format!("ch-{}", i % CHANNELS),
+        channel: format!("ch-{}", (i / SKILLS) % CHANNELS),
         kind: WorkKind::Chat,
         team: None,
     }
