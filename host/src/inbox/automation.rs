@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::types::*;
-use super::{put, Inbox, LiveEvent, Result};
+use super::{put, Inbox, Result};
 use crate::store::Op;
 
 impl Inbox {
@@ -50,11 +50,6 @@ impl Inbox {
     ) {
         self.live
             .send(self.live_event(tenant, kind, &case.id, &case.channel, detail));
-    }
-
-    /// Re-publish an event (tests drive the automation with the inbox's own events).
-    pub fn publish_event(&self, event: LiveEvent) {
-        self.live.send(event);
     }
 
     pub fn get_record<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {

@@ -148,22 +148,27 @@ impl Routing {
         let now = self.clock.now_ms();
         let kind = (self.kind_of)(&case.channel);
         let r = self.router(&mut tenants, tenant)?;
-        let mut freed = None;
-        match (&case.assignee, active(case.status)) {
-            (Some(a), true) => r.set_assigned(&case.id, a, kind, now),
+        let freed = match (&case.assignee, active(case.status)) {
+            (Some(a), true) => {
+                let before = r.assignee(&case.id).map(str::to_string);
+                r.set_assigned(&case.id, a, kind, now);
+                // Transferred away from someone: they have room again.
+                before.filter(|b| b != a)
+            }
             (None, true) => {
-                freed = r.release(&case.id);
+                let freed = r.release(&case.id);
                 r.dequeue(&case.id);
                 if !self.held(tenant, &case.id)? {
                     r.enqueue(self.queued(&case));
                     self.push(tenant, r, &case.id)?;
                 }
+                freed
             }
             (_, false) => {
-                freed = r.release(&case.id);
                 r.dequeue(&case.id);
+                r.release(&case.id)
             }
-        }
+        };
         if let Some(agent) = freed {
             self.pull_for(tenant, r, &agent)?;
         }

@@ -423,7 +423,7 @@ impl Engine {
         loop {
             let outcome = match events.recv_timeout(tick) {
                 Ok(Some(ev)) => self.handle(&ev),
-                Ok(None) => self.routing.rebuild(),
+                Ok(None) => self.rebuild(),
                 Err(mpsc::RecvTimeoutError::Timeout) => Ok(()),
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
