@@ -123,7 +123,6 @@ pub async fn run() -> anyhow::Result<()> {
     // keeping the 10,000 queued and the load steady.
     let cycles = 100_000;
     let started = Instant::now();
-    let mut next = i;
     let mut done = 0;
     for k in 0..cycles {
         let c = &queued[k % QUEUED];
@@ -132,14 +131,13 @@ pub async fn run() -> anyhow::Result<()> {
             ..c.clone()
         };
         if let Some(a) = r.best_agent(&c) {
-            r.set_assigned(&c.id, &a, c.kind, next as u64);
+            r.set_assigned(&c.id, &a, c.kind, (i + k) as u64);
             assigned.push_back(c);
             done += 1;
         }
         if let Some(old) = assigned.pop_front() {
             r.release(&old.id);
         }
-        next += 1;
     }
     let cycle_rate = cycles as f64 / started.elapsed().as_secs_f64();
     println!("2. Full push cycle (decide + assign + the oldest case in progress ends), indexed");
