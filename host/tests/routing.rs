@@ -482,3 +482,52 @@ fn a_missed_first_response_raises_sla_breached_and_shows_on_the_case_but_an_answ
     assert!(!ok.first_response_breached);
     assert_eq!(ok.first_response_ms, Some(TUESDAY_22_00));
 }
+
+#[test]
+fn resolving_a_case_ends_its_waiting_script_and_queues_and_loads_survive_a_restart() {
+    let mut w = World::new();
+    w.script(after_hours_script());
+    w.script(json!({"id": "plain", "steps": [{"action": "route"}]}));
+    let wa = w.channel("wa", "whatsapp", "after-hours");
+    let sms = w.channel("sms", "support", "plain");
+    let night = w.customer_writes(&wa, "+1", "hello at night");
+    assert!(
+        w.engine.run_of(T, &night).expect("run").is_some(),
+        "waiting for 08:00"
+    );
+    w.inbox
+        .set_status(T, &night, inlet::inbox::CaseStatus::Resolved, "supervisor")
+        .expect("resolve");
+    w.settle();
+    assert!(
+        w.engine.run_of(T, &night).expect("run").is_none(),
+        "the wait ended"
+    );
+
+    w.agent("ann", &[("support", 5)], 1, AgentState::Available);
+    let first = w.customer_writes(&sms, "+2", "one");
+    let second = w.customer_writes(&sms, "+3", "two");
+    assert_eq!(w.case(&first).assignee.as_deref(), Some("ann"));
+    let w = w.restart();
+    let load = w.engine.routing().agent_load(T, "ann").expect("load");
+    assert_eq!(load["cases"], json!([first]), "Ann's load is rebuilt");
+    let queues = w.engine.routing().queue_stats(T).expect("queues");
+    let support = queues.iter().find(|q| q.skill == "support").expect("queue");
+    assert_eq!(support.waiting, 1, "the second case is queued again");
+    w.at(TUESDAY_22_00 + 12 * HOUR);
+    assert_eq!(
+        w.case(&night).assignee,
+        None,
+        "a resolved case is not woken"
+    );
+    w.inbox
+        .set_status(T, &first, inlet::inbox::CaseStatus::Resolved, "ann")
+        .expect("resolve");
+    w.settle();
+    assert_eq!(
+        w.case(&second).assignee.as_deref(),
+        Some("ann"),
+        "room again"
+    );
+    assert!(w.bot_replies(&night).len() == 1, "no reply after resolving");
+}

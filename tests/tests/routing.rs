@@ -129,6 +129,13 @@ async fn a_refund_request_on_telegram_gets_the_bots_answer_and_reaches_the_billi
     )
     .await?;
     assert_eq!(v2["version"], 2);
+    ok(
+        &inlet,
+        Method::PUT,
+        "/sla-policies",
+        json!([{"skill": "support", "first_response_s": 3600}, {"channel": "tg", "first_response_s": 600, "resolution_s": 86400}]),
+    )
+    .await?;
     let ann = agent_token(&inlet, json!({"id": "ann", "name": "Ann", "channels": ["tg", "sms"], "skills": ["billing"], "proficiency": {"billing": 8}})).await?;
     let bob = agent_token(
         &inlet,
@@ -161,6 +168,15 @@ async fn a_refund_request_on_telegram_gets_the_bots_answer_and_reaches_the_billi
     .await?;
     assert_eq!(case["case"]["skill"], "billing");
     assert_eq!(case["case"]["priority"], 2);
+    let sla = &case["case"]["sla"];
+    let due = sla["first_response_due_ms"].as_u64().unwrap_or_default();
+    let resolve_by = sla["resolution_due_ms"].as_u64().unwrap_or_default();
+    assert_eq!(
+        resolve_by - due,
+        86_400_000 - 600_000,
+        "the channel's policy: {sla}"
+    );
+    assert_eq!(sla["first_response_breached"], false);
     for _ in 0..100 {
         if tg
             .sent()
@@ -193,10 +209,16 @@ async fn a_refund_request_on_telegram_gets_the_bots_answer_and_reaches_the_billi
         200
     );
     let parcel = only_case(&inlet, "sms").await?;
-    until(&inlet, &format!("/cases/{parcel}"), |v| {
+    let case = until(&inlet, &format!("/cases/{parcel}"), |v| {
         v["case"]["assignee"] == "bob"
     })
     .await?;
+    let sla = &case["case"]["sla"];
+    assert!(
+        sla["resolution_due_ms"].is_null(),
+        "support's policy sets no resolution time: {sla}"
+    );
+    assert!(sla["first_response_due_ms"].is_u64(), "{sla}");
 
     // Bob logs off: his case goes back to the support queue; Ann lacks the skill.
     let (s, _) = inlet

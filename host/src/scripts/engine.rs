@@ -97,6 +97,14 @@ impl Engine {
                         }
                     }
                 }
+                "status-changed"
+                    if matches!(ev.detail["to"].as_str(), Some("resolved" | "closed")) =>
+                {
+                    // A finished case needs no more automation: a waiting script ends here.
+                    if self.run_of(t, &ev.case_id)?.is_some() {
+                        self.inbox.delete_record(keys::script_run(t, &ev.case_id))?;
+                    }
+                }
                 "status-changed" => {
                     let by_script = ev.detail["by"]
                         .as_str()
