@@ -97,13 +97,12 @@ impl Engine {
                         }
                     }
                 }
+                // A finished case needs no more automation: a waiting script ends here.
                 "status-changed"
-                    if matches!(ev.detail["to"].as_str(), Some("resolved" | "closed")) =>
+                    if matches!(ev.detail["to"].as_str(), Some("resolved" | "closed"))
+                        && self.run_of(t, &ev.case_id)?.is_some() =>
                 {
-                    // A finished case needs no more automation: a waiting script ends here.
-                    if self.run_of(t, &ev.case_id)?.is_some() {
-                        self.inbox.delete_record(keys::script_run(t, &ev.case_id))?;
-                    }
+                    self.inbox.delete_record(keys::script_run(t, &ev.case_id))?;
                 }
                 "status-changed" => {
                     let by_script = ev.detail["by"]
