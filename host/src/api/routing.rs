@@ -126,11 +126,12 @@ pub async fn handle(
         }
         ("GET", "/api/v1/scripts/{script_id}") => {
             p.require_supervisor()?;
+            let wanted = id.clone();
             let versions = blocking(move || crate::scripts::versions(&inbox, &t, &id)).await?;
             let latest = versions
                 .last()
                 .cloned()
-                .ok_or_else(|| ApiError::not_found(format!("no script `{}`", params[0])))?;
+                .ok_or_else(|| ApiError::not_found(format!("no script `{wanted}`")))?;
             Ok(json_response(
                 StatusCode::OK,
                 &json!({"script": latest, "versions": versions.iter().map(|v| json!({"version": v.version, "created_ms": v.created_ms})).collect::<Vec<_>>()}),
@@ -175,7 +176,14 @@ pub async fn handle(
             Ok(json_response(StatusCode::OK, &load))
         }
         ("POST", "/api/v1/next-case") => {
-            let body: NextBody = read_json(req.into_body(), MAX_JSON).await?;
+            // An empty body is fine: agents take for themselves.
+            let bytes = super::read_body(req.into_body(), MAX_JSON).await?;
+            let body: NextBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+                NextBody { agent: None }
+            } else {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+            };
             let agent = acting_for(p, body.agent.as_deref())?;
             let routing = app.routing.clone();
             match blocking(move || routing.take_next(&t, &agent)).await? {

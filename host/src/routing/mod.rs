@@ -138,13 +138,15 @@ impl Routing {
     /// Bring routing in line with the stored case: count it against its agent, queue it (and
     /// offer it to the best agent), or let it go when it is resolved or closed.
     pub fn reconcile(&self, tenant: &str, case_id: &str) -> Result<()> {
+        // Read under the lock: every assignment routing makes happens under it too, so the
+        // case cannot change hands between this read and the decision.
+        let mut tenants = self.lock();
         let case = match self.inbox.case(tenant, case_id) {
             Ok(c) => c,
             Err(InboxError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
         let case = self.start_sla(tenant, case)?;
-        let mut tenants = self.lock();
         let now = self.clock.now_ms();
         let kind = (self.kind_of)(&case.channel);
         let r = self.router(&mut tenants, tenant)?;

@@ -22,7 +22,6 @@ pub fn known(inbox: &Inbox, tenant: &str) -> Result<Known> {
         skills: inbox.skills(tenant)?.into_iter().map(|s| s.id).collect(),
         agents: agents.into_iter().map(|a| a.id).collect(),
         teams,
-        channels: inbox.channels(tenant)?.into_iter().map(|c| c.id).collect(),
     })
 }
 
