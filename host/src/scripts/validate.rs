@@ -418,7 +418,10 @@ fn check_condition(c: &mut Check, cond: &Condition, at: &str) {
         Condition::Channel(list) => {
             for (i, ch) in list.iter().enumerate() {
                 if !crate::model::is_valid_id(ch) {
-                    c.err(format!("{at}/channel/{i}"), format!("`{ch}` is not a channel id"));
+                    c.err(
+                        format!("{at}/channel/{i}"),
+                        format!("`{ch}` is not a channel id"),
+                    );
                 }
             }
         }
