@@ -123,6 +123,17 @@ impl World {
     }
 
     fn agent(&self, id: &str, skills: &[(&str, u8)], chats: u32, state: AgentState) {
+        self.agent_in(id, None, skills, chats, state)
+    }
+
+    fn agent_in(
+        &self,
+        id: &str,
+        team: Option<&str>,
+        skills: &[(&str, u8)],
+        chats: u32,
+        state: AgentState,
+    ) {
         let agent = Agent {
             id: id.into(),
             tenant: T.into(),
@@ -136,7 +147,7 @@ impl World {
                 social: 10,
             },
             state,
-            team: None,
+            team: team.map(str::to_string),
             permissions: Default::default(),
         };
         self.inbox.put_agent(&agent).expect("agent");
@@ -530,4 +541,33 @@ fn resolving_a_case_ends_its_waiting_script_and_queues_and_loads_survive_a_resta
         "room again"
     );
     assert!(w.bot_replies(&night).len() == 1, "no reply after resolving");
+}
+
+#[test]
+fn a_vip_customer_is_handed_to_the_vip_team_and_only_its_members_get_the_case() {
+    let mut w = World::new();
+    w.agent_in(
+        "star",
+        Some("vip-desk"),
+        &[("support", 2)],
+        3,
+        AgentState::Offline,
+    );
+    w.agent("best", &[("support", 10)], 3, AgentState::Available);
+    w.script(json!({"id": "vip", "steps": [
+        {"action": "branch", "if": {"contact_attribute": {"name": "display_name", "contains": "+44"}},
+         "then": [{"action": "assign", "team": "vip-desk"}, {"action": "tag", "tags": ["vip"]}]}
+    ]}));
+    let wa = w.channel("wa", "support", "vip");
+    let vip = w.customer_writes(&wa, "+44700", "hello");
+    let regular = w.customer_writes(&wa, "+1", "hello");
+    assert_eq!(w.case(&regular).assignee.as_deref(), Some("best"));
+    let c = w.case(&vip);
+    assert_eq!(
+        (c.team.as_deref(), c.assignee.as_deref()),
+        (Some("vip-desk"), None),
+        "the team is offline; the better agent outside it does not get it"
+    );
+    w.set_state("star", AgentState::Available);
+    assert_eq!(w.case(&vip).assignee.as_deref(), Some("star"));
 }
