@@ -173,6 +173,7 @@ async fn throughput(
     Ok(total as f64 / duration.as_secs_f64())
 }
 
+mod content;
 mod ingest;
 mod listing;
 mod routing;
@@ -187,8 +188,10 @@ async fn main() -> anyhow::Result<()> {
         "listing" => listing::run().await,
         "tenants" => tenants::run().await,
         "routing" => routing::run().await,
+        "content" => content::run().await,
         "all" => {
             runtime_bench().await?;
+            content::run().await?;
             ingest::run().await?;
             tenants::run().await?;
             routing::run().await?;
@@ -196,7 +199,7 @@ async fn main() -> anyhow::Result<()> {
         }
         other => {
             anyhow::bail!(
-                "unknown benchmark `{other}`: runtime, ingest, tenants, routing, listing or all"
+                "unknown benchmark `{other}`: runtime, content, ingest, tenants, routing, listing or all"
             )
         }
     }

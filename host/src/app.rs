@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
+mod outbound;
+pub use outbound::{ConversationInput, OutboundInput};
+
 use crate::config::{ChannelEntry, Config};
 use crate::delivery::Delivery;
 use crate::inbox::{self, ChannelRecord, Inbox, InboxError, Settings, TenantStatus};

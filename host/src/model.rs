@@ -193,6 +193,55 @@ pub struct RichCapabilities {
     pub carousel: Option<CarouselLimits>,
     pub attachments: Vec<AttachmentLimit>,
     pub templates: bool,
+    /// Kinds offered to this audience as fallback text (the seed's "F").
+    #[serde(default)]
+    pub fallback: Vec<RichKind>,
+}
+
+impl RichCapabilities {
+    /// Plain text up to `max_text_length` characters and nothing else.
+    pub fn plain_text(max_text_length: u32) -> Self {
+        Self {
+            max_text_length,
+            formats: vec![TextFormat::Plain],
+            rich_link: false,
+            quick_replies: None,
+            buttons: None,
+            list_picker: None,
+            time_picker: false,
+            form: false,
+            adaptive_card: None,
+            carousel: None,
+            attachments: Vec::new(),
+            templates: false,
+            fallback: Vec::new(),
+        }
+    }
+}
+
+/// The seven kinds of rich content of the seed's Tables A and B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RichKind {
+    AdaptiveCard,
+    FormattedText,
+    RichLink,
+    QuickReplies,
+    ListPicker,
+    TimePicker,
+    Form,
+}
+
+impl RichKind {
+    pub const ALL: [RichKind; 7] = [
+        RichKind::AdaptiveCard,
+        RichKind::FormattedText,
+        RichKind::RichLink,
+        RichKind::QuickReplies,
+        RichKind::ListPicker,
+        RichKind::TimePicker,
+        RichKind::Form,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -498,11 +547,13 @@ pub enum Rich {
     Template(ProviderTemplate),
 }
 
-/// A message as the channel will show it (already adapted to its capabilities). Only `text`
-/// is required when it is written as JSON.
+/// A message: as an author writes it (channel-neutral, every field optional in JSON), and as a
+/// plugin receives it after `content::adapt` fitted it to the channel's capabilities.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Content {
+    /// The plain text; derived from the rest when the author leaves it empty.
+    #[serde(default)]
     pub text: String,
     #[serde(default = "plain")]
     pub format: TextFormat,

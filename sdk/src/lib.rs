@@ -58,7 +58,7 @@ pub mod types {
         Handshake, HttpRequest, HttpResponse, InboundEvent, InboundMessage, Ingress, ListLimits,
         Manifest, MediaKind, MessagingWindow, ModerationAction, ModerationRequest, OutboundMessage,
         Polled, Postback, ProactivePolicy, PublicItem, PublicKind, RateLimit, Receipt, Received,
-        Rich, RichCapabilities, Sent, TextFormat,
+        Rich, RichCapabilities, RichKind, Sent, TextFormat,
     };
     pub use crate::wit::inlet::channel::types::{
         Capabilities, Card, FieldKind, Form, FormField, ListPicker, ListSection, ProviderTemplate,
@@ -219,6 +219,7 @@ impl RichCapabilities {
             carousel: None,
             attachments: Vec::new(),
             templates: false,
+            fallback: Vec::new(),
         }
     }
 }

@@ -499,6 +499,8 @@ fn channel_view(app: &App, c: &ChannelRecord) -> serde_json::Value {
         "public_url": running.as_ref().and_then(|r| r.config_value("inlet.public_url")),
         "config": config,
         "stats": running.as_ref().map(|r| r.stats()),
+        // What each audience can send here: native, fallback (offered as text) or no.
+        "rich_content": plugin.as_ref().map(|p| crate::content::matrix::matrix(&p.manifest.capabilities)),
     })
 }
 

@@ -17,8 +17,8 @@ use serde_json::json;
 use super::auth::{Access, Principal};
 use super::errors::{json_response, ApiError, Body};
 use super::{blocking, query_map, read_json};
-use crate::app::App;
-use crate::inbox::{Author, Case, CaseFilter, CaseStatus, Permission, ReplyRequest, StatusChange};
+use crate::app::{App, OutboundInput};
+use crate::inbox::{Author, Case, CaseFilter, CaseStatus, Permission, StatusChange};
 
 const MAX_JSON: usize = 256 * 1024;
 
@@ -55,7 +55,10 @@ struct TagsBody {
 }
 
 /// Channels the principal may see; `None` = all of the tenant's.
-async fn visible(app: &Arc<App>, p: &Principal) -> Result<Option<Vec<String>>, ApiError> {
+pub(super) async fn visible(
+    app: &Arc<App>,
+    p: &Principal,
+) -> Result<Option<Vec<String>>, ApiError> {
     if p.access != Access::Agent {
         return Ok(None);
     }
@@ -71,11 +74,23 @@ async fn visible(app: &Arc<App>, p: &Principal) -> Result<Option<Vec<String>>, A
 }
 
 /// The case, if it exists in the caller's tenant and the caller may see its channel.
-async fn visible_case(app: &Arc<App>, p: &Principal, id: &str) -> Result<Case, ApiError> {
+pub(super) async fn visible_case(
+    app: &Arc<App>,
+    p: &Principal,
+    id: &str,
+) -> Result<Case, ApiError> {
     let (inbox, t, i) = (app.inbox.clone(), p.tenant.clone(), id.to_string());
     let case = blocking(move || inbox.case(&t, &i)).await?;
     super::permissions::require(app, p, &case, Permission::Read).await?;
     Ok(case)
+}
+
+/// Who writes: the agent behind an agent token, else the token's role as a bot.
+pub(super) fn author(p: &Principal) -> Author {
+    match &p.agent {
+        Some(a) => Author::Agent(a.clone()),
+        None => Author::Bot(actor(p)),
+    }
 }
 
 fn actor(p: &Principal) -> String {
@@ -125,23 +140,23 @@ pub async fn handle(
             Ok(json_response(StatusCode::OK, &list))
         }
         ("GET", "/api/v1/cases/{case_id}") => {
-            visible_case(app, p, &id).await?;
+            let case = visible_case(app, p, &id).await?;
             let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
             let view = blocking(move || inbox.case_view(&t, &id)).await?;
-            Ok(json_response(StatusCode::OK, &view))
+            // The messaging window (time left to answer freely), when the channel has one.
+            let mut body = serde_json::to_value(&view).map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?;
+            body["window"] = json!(app.window(&case));
+            Ok(json_response(StatusCode::OK, &body))
         }
         ("POST", "/api/v1/cases/{case_id}/replies") => {
             let case = visible_case(app, p, &id).await?;
             let needed = super::permissions::reply_permission(app, &case.channel);
             super::permissions::require(app, p, &case, needed).await?;
-            let body: ReplyRequest = read_json(req.into_body(), MAX_JSON).await?;
-            let author = match &p.agent {
-                Some(a) => Author::Agent(a.clone()),
-                None => Author::Bot(actor(p)),
-            };
-            let (inbox, t) = (app.inbox.clone(), p.tenant.clone());
-            let message = blocking(move || inbox.reply(&t, &id, author, body)).await?;
-            app.delivery.notify();
+            let body: OutboundInput = read_json(req.into_body(), MAX_JSON).await?;
+            let (a, t, who) = (app.clone(), p.tenant.clone(), author(p));
+            let message = blocking(move || a.reply(&t, &id, who, body)).await?;
             Ok(json_response(StatusCode::ACCEPTED, &message))
         }
         ("POST", "/api/v1/cases/{case_id}/status") => {

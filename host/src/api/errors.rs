@@ -152,6 +152,7 @@ impl From<crate::inbox::InboxError> for ApiError {
             E::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            E::Policy(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "channel_policy", m),
             E::QuotaExceeded(m) => Self::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "storage_quota_exceeded",

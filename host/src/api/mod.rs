@@ -7,6 +7,7 @@ mod admin;
 mod agent;
 mod auth;
 pub mod errors;
+mod outbound;
 mod permissions;
 mod routing;
 mod webhooks;
@@ -90,6 +91,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/next-case"),
     ("POST", "/api/v1/cases/{case_id}/transfer"),
     ("POST", "/api/v1/cases/{case_id}/messages/{seq}/moderate"),
+    // outbound: proactive conversations, saved rich messages, dead letters
+    ("POST", "/api/v1/conversations"),
+    ("GET", "/api/v1/cases/{case_id}/rich-messages"),
+    ("GET", "/api/v1/rich-messages"),
+    ("POST", "/api/v1/rich-messages"),
+    ("GET", "/api/v1/rich-messages/{rich_message_id}"),
+    ("PUT", "/api/v1/rich-messages/{rich_message_id}"),
+    ("DELETE", "/api/v1/rich-messages/{rich_message_id}"),
+    ("GET", "/api/v1/outbox/dead"),
 ];
 
 /// Match a request against [`ROUTES`]: the pattern and the captured segments.
@@ -183,6 +193,15 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
                 }
                 if routing::owns(pattern) {
                     routing::handle(&app, &principal, req, pattern, &params).await
+                } else if pattern.starts_with("/api/v1/rich-messages")
+                    || matches!(
+                        pattern,
+                        "/api/v1/conversations"
+                            | "/api/v1/outbox/dead"
+                            | "/api/v1/cases/{case_id}/rich-messages"
+                    )
+                {
+                    outbound::handle(&app, &principal, req, pattern, &params).await
                 } else if pattern.starts_with("/api/v1/cases")
                     || pattern.starts_with("/api/v1/contacts")
                     || matches!(

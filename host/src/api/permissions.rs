@@ -32,10 +32,49 @@ pub async fn require(
     check(agent.as_ref(), case, permission)
 }
 
+/// Refuse unless the caller may do `permission` on `channel`: for outbound that has no case
+/// yet (a proactive conversation).
+pub async fn require_channel(
+    app: &Arc<App>,
+    p: &Principal,
+    channel: &str,
+    permission: Permission,
+) -> Result<(), ApiError> {
+    if p.access != Access::Agent {
+        return Ok(());
+    }
+    let (inbox, t, a) = (
+        app.inbox.clone(),
+        p.tenant.clone(),
+        p.agent.clone().unwrap_or_default(),
+    );
+    let agent = blocking(move || inbox.agent(&t, &a)).await?;
+    decide(
+        agent.as_ref(),
+        channel,
+        permission,
+        format!("no channel `{channel}`"),
+    )
+}
+
 /// The decision: 404 for a channel the agent has no entry for, 403 naming the permission.
 fn check(agent: Option<&Agent>, case: &Case, permission: Permission) -> Result<(), ApiError> {
-    match agent.and_then(|a| a.permissions_on(&case.channel)) {
-        None => Err(ApiError::not_found(format!("no case `{}`", case.id))),
+    decide(
+        agent,
+        &case.channel,
+        permission,
+        format!("no case `{}`", case.id),
+    )
+}
+
+fn decide(
+    agent: Option<&Agent>,
+    channel: &str,
+    permission: Permission,
+    not_found: String,
+) -> Result<(), ApiError> {
+    match agent.and_then(|a| a.permissions_on(channel)) {
+        None => Err(ApiError::not_found(not_found)),
         Some(list) if list.contains(&permission) => Ok(()),
         Some(_) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -44,12 +83,10 @@ fn check(agent: Option<&Agent>, case: &Case, permission: Permission) -> Result<(
                 "agent `{}` lacks the `{}` permission on channel `{}`",
                 agent.map(|a| a.id.as_str()).unwrap_or_default(),
                 permission.as_str(),
-                case.channel
+                channel
             ),
         )
-        .with_details(
-            serde_json::json!({"permission": permission.as_str(), "channel": case.channel}),
-        )),
+        .with_details(serde_json::json!({"permission": permission.as_str(), "channel": channel}))),
     }
 }
 

@@ -297,11 +297,12 @@ impl Inbox {
         author: Author,
         request: ReplyRequest,
     ) -> Result<Message> {
-        if request.content.text.trim().is_empty() && request.content.attachments.is_empty() {
-            return Err(InboxError::Invalid(
-                "a reply needs text or an attachment".into(),
-            ));
-        }
+        crate::content::validate(&request.content).map_err(InboxError::Invalid)?;
+        let text = if request.content.text.trim().is_empty() {
+            crate::content::fallback_text(&request.content)
+        } else {
+            request.content.text.clone()
+        };
         let message = {
             let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
             let old = self.case(tenant, id)?;
@@ -323,13 +324,15 @@ impl Inbox {
                 seq,
                 direction: Direction::Outbound,
                 author,
-                text: Some(request.content.text.clone()),
+                text: Some(text.clone()),
                 content: Some(request.content.clone()),
                 attachments: request.content.attachments.clone(),
                 provider_id: None,
                 status: DeliveryStatus::Queued,
                 failure: None,
                 postback: None,
+                choices: Vec::new(),
+                delivery_notes: Vec::new(),
                 edited: false,
                 deleted: false,
                 created_ms: now,
@@ -345,12 +348,13 @@ impl Inbox {
                 attempts: 0,
                 last_error: None,
                 created_ms: now,
+                parts_sent: 0,
             };
             let mut ops = vec![
                 put(msg_key, &message),
                 put(keys::outbox(now, tenant, &entry.message_key), &entry),
             ];
-            for term in terms(&request.content.text) {
+            for term in terms(&text) {
                 ops.push(Op::Put(
                     keys::term(tenant, &term, &case.id, seq),
                     Vec::new(),

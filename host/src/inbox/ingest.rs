@@ -124,6 +124,7 @@ impl Inbox {
                     msg.attachments.clone(),
                     None,
                     Some(&msg.provider_id),
+                    msg.timestamp_ms,
                     ops,
                     live,
                 )?;
@@ -139,6 +140,7 @@ impl Inbox {
                     Vec::new(),
                     Some(p.payload.clone()),
                     None,
+                    p.timestamp_ms,
                     ops,
                     live,
                 )?;
@@ -153,6 +155,7 @@ impl Inbox {
                     item.attachments.clone(),
                     None,
                     Some(&item.provider_id),
+                    item.timestamp_ms,
                     ops,
                     live,
                 )?;
@@ -195,6 +198,7 @@ impl Inbox {
                             edit.attachments.clone(),
                             None,
                             Some(&edit.provider_id),
+                            edit.timestamp_ms,
                             ops,
                             live,
                         )?;
@@ -284,6 +288,7 @@ impl Inbox {
         attachments: Vec<m::Attachment>,
         postback: Option<String>,
         provider_id: Option<&str>,
+        written_ms: u64,
         ops: &mut Vec<Op>,
         live: &mut Vec<LiveEvent>,
     ) -> Result<String> {
@@ -342,8 +347,15 @@ impl Inbox {
         }
         case.message_count += 1;
         case.updated_ms = now;
-        case.last_inbound_ms = Some(now);
+        // Messaging windows run from when the customer wrote (the provider's timestamp; a
+        // late redelivery must not reopen a window), never from the future.
+        case.last_inbound_ms = Some(if written_ms > 0 {
+            written_ms.min(now)
+        } else {
+            now
+        });
         let seq = case.message_count;
+        let choices = self.chosen(t, &case.id, text.as_deref(), postback.as_deref())?;
         let message = Message {
             id: format!("{}-{seq}", case.id),
             tenant: t.clone(),
@@ -358,6 +370,8 @@ impl Inbox {
             status: DeliveryStatus::Delivered,
             failure: None,
             postback,
+            choices,
+            delivery_notes: Vec::new(),
             edited: false,
             deleted: false,
             created_ms: now,
@@ -386,7 +400,7 @@ impl Inbox {
         Ok(case.id)
     }
 
-    fn new_case(
+    pub(super) fn new_case(
         &self,
         channel: &ChannelRecord,
         conversation: &str,
@@ -416,7 +430,7 @@ impl Inbox {
         }
     }
 
-    fn contact_for(
+    pub(super) fn contact_for(
         &self,
         channel: &ChannelRecord,
         who: &m::Contact,
@@ -551,6 +565,8 @@ impl Inbox {
                 status: DeliveryStatus::Delivered,
                 failure: None,
                 postback: None,
+                choices: Vec::new(),
+                delivery_notes: Vec::new(),
                 edited: false,
                 deleted: false,
                 created_ms: now,

@@ -116,6 +116,24 @@ pub fn orphan_receipt(t: &str, channel: &str, message_ref: &str, provider_id: &s
 pub fn orphans_for(t: &str, channel: &str, message_ref: &str) -> Vec<u8> {
     prefix(&["T", t, "orphan", channel, message_ref])
 }
+/// The choices the customer was last offered in a case (typed answers map back through them).
+pub fn offered(t: &str, case_id: &str) -> Vec<u8> {
+    join(&["T", t, "offered", case_id])
+}
+/// Outbound messages that failed for good: the dead-letter list.
+pub fn dead_letter(t: &str, message_key: &str) -> Vec<u8> {
+    join(&["T", t, "dead", message_key])
+}
+pub fn dead_letters(t: &str) -> Vec<u8> {
+    prefix(&["T", t, "dead"])
+}
+/// Saved rich messages.
+pub fn rich_message(t: &str, id: &str) -> Vec<u8> {
+    join(&["T", t, "richmsg", id])
+}
+pub fn rich_messages(t: &str) -> Vec<u8> {
+    prefix(&["T", t, "richmsg"])
+}
 pub fn note(t: &str, case_id: &str, id: &str) -> Vec<u8> {
     join(&["T", t, "note", case_id, id])
 }

@@ -8,11 +8,14 @@
 
 mod automation;
 mod cases;
+mod choices;
 mod directory;
 mod ingest;
 pub mod keys;
 mod live;
 mod outbox;
+mod proactive;
+mod saved;
 pub mod types;
 
 use std::sync::{Arc, Mutex};
@@ -27,6 +30,7 @@ pub use directory::NewToken;
 pub use ingest::IngestReport;
 pub use live::LiveEvent;
 pub use outbox::OutboxEntry;
+pub use saved::{fill, placeholders, RichMessage, RichMessageInput};
 pub use types::*;
 
 /// The schema version this build writes; older stores are migrated on open.
@@ -45,6 +49,9 @@ pub enum InboxError {
     Forbidden(String),
     #[error("{0}")]
     QuotaExceeded(String),
+    /// The channel's messaging window or proactive policy refuses the message.
+    #[error("{0}")]
+    Policy(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::types::*;
 use super::{keys, put, Inbox, InboxError, Result};
+use crate::content::Offered;
 use crate::model::DeliveryStatus;
 use crate::store::Op;
 
@@ -22,6 +23,9 @@ pub struct OutboxEntry {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub created_ms: Millis,
+    /// Parts already delivered when the transformer split a long message.
+    #[serde(default)]
+    pub parts_sent: u32,
 }
 
 impl Inbox {
@@ -56,13 +60,16 @@ impl Inbox {
         self.read(entry.message_key.as_bytes())
     }
 
-    /// The provider accepted the message.
+    /// The provider accepted the message (all its parts). `offered` are the choices it carried
+    /// (typed answers map back through them); `notes` say how it was adapted.
     pub fn outbox_sent(
         &self,
         key: &[u8],
         entry: &OutboxEntry,
         provider_id: &str,
         status: DeliveryStatus,
+        offered: &[Offered],
+        notes: &[String],
     ) -> Result<()> {
         let (case_id, message_id) = {
             let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
@@ -75,6 +82,7 @@ impl Inbox {
             let index = keys::provider_message(&entry.tenant, &entry.channel, provider_id);
             message.status = status.max(message.status);
             message.failure = None;
+            message.delivery_notes = notes.to_vec();
             message.updated_ms = now_ms();
             let mut ops = vec![
                 Op::Delete(key.to_vec()),
@@ -90,6 +98,12 @@ impl Inbox {
                     }
                 }
                 ops.push(Op::Delete(k));
+            }
+            if !offered.is_empty() {
+                ops.push(put(
+                    keys::offered(&entry.tenant, &message.case_id),
+                    &offered,
+                ));
             }
             ops.push(put(entry.message_key.as_bytes().to_vec(), &message));
             self.commit.commit(ops)?;
@@ -129,7 +143,13 @@ impl Inbox {
                 keys::outbox(at, &entry.tenant, &entry.message_key),
                 &next,
             )),
-            None => message.status = DeliveryStatus::Failed,
+            None => {
+                message.status = DeliveryStatus::Failed;
+                ops.push(put(
+                    keys::dead_letter(&entry.tenant, &entry.message_key),
+                    &next,
+                ));
+            }
         }
         ops.push(put(entry.message_key.as_bytes().to_vec(), &message));
         self.commit.commit(ops)?;
@@ -143,6 +163,16 @@ impl Inbox {
             ));
         }
         Ok(())
+    }
+
+    /// Messages that failed for good and wait for a person: the dead-letter list, with the
+    /// provider's reason in `last_error`.
+    pub fn dead_letters(&self, tenant: &str) -> Result<Vec<OutboxEntry>> {
+        Ok(self
+            .scan(&keys::dead_letters(tenant), None, usize::MAX)?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice::<OutboxEntry>(&v).ok())
+            .collect())
     }
 
     /// Queue a failed outbound message again (an agent's "retry").
@@ -170,8 +200,10 @@ impl Inbox {
             attempts: 0,
             last_error: message.failure.clone(),
             created_ms: now,
+            parts_sent: 0,
         };
         self.commit.commit(vec![
+            Op::Delete(keys::dead_letter(tenant, &entry.message_key)),
             put(key, &message),
             put(keys::outbox(now, tenant, &entry.message_key), &entry),
         ])?;
@@ -247,7 +279,7 @@ mod tests {
         inbox.ingest(&channel, vec![receipt]).expect("receipt kept");
         let (key, _, entry) = inbox.queued_outbox(10).expect("outbox").remove(0);
         inbox
-            .outbox_sent(&key, &entry, "SM2", DeliveryStatus::Queued)
+            .outbox_sent(&key, &entry, "SM2", DeliveryStatus::Queued, &[], &[])
             .expect("sent");
         let view = inbox.case_view("t", &case).expect("view");
         let sent = view

@@ -189,6 +189,17 @@ pub enum Author {
     System,
 }
 
+impl Author {
+    /// Which of a channel's capability sets applies to what this author writes: live agents
+    /// get the agent set (the seed's Table B), everyone else the automation set (Table A).
+    pub fn audience(&self) -> crate::content::Audience {
+        match self {
+            Author::Agent(_) => crate::content::Audience::Agent,
+            _ => crate::content::Audience::Automation,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: String,
@@ -208,6 +219,13 @@ pub struct Message {
     pub failure: Option<String>,
     /// Postback payload when the customer tapped a button.
     pub postback: Option<String>,
+    /// Inbound: the choice ids this message selects, from a tapped button or a typed answer
+    /// to numbered options ("2", or the option's label).
+    #[serde(default)]
+    pub choices: Vec<String>,
+    /// Outbound: how the content was adapted to the channel ("quick replies sent as a list").
+    #[serde(default)]
+    pub delivery_notes: Vec<String>,
     pub edited: bool,
     /// The customer deleted it on the provider's side; the text is kept for the record.
     #[serde(default)]

@@ -103,6 +103,20 @@ impl From<wit::TextFormat> for m::TextFormat {
     }
 }
 
+impl From<wit::RichKind> for m::RichKind {
+    fn from(k: wit::RichKind) -> Self {
+        match k {
+            wit::RichKind::AdaptiveCard => Self::AdaptiveCard,
+            wit::RichKind::FormattedText => Self::FormattedText,
+            wit::RichKind::RichLink => Self::RichLink,
+            wit::RichKind::QuickReplies => Self::QuickReplies,
+            wit::RichKind::ListPicker => Self::ListPicker,
+            wit::RichKind::TimePicker => Self::TimePicker,
+            wit::RichKind::Form => Self::Form,
+        }
+    }
+}
+
 impl From<m::TextFormat> for wit::TextFormat {
     fn from(f: m::TextFormat) -> Self {
         match f {
@@ -184,6 +198,7 @@ impl From<wit::RichCapabilities> for m::RichCapabilities {
                 })
                 .collect(),
             templates: r.templates,
+            fallback: r.fallback.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -192,20 +192,7 @@ pub fn ticks(d: Duration) -> u64 {
 
 fn placeholder_manifest() -> Manifest {
     use crate::model::*;
-    let rich = RichCapabilities {
-        max_text_length: 0,
-        formats: Vec::new(),
-        rich_link: false,
-        quick_replies: None,
-        buttons: None,
-        list_picker: None,
-        time_picker: false,
-        form: false,
-        adaptive_card: None,
-        carousel: None,
-        attachments: Vec::new(),
-        templates: false,
-    };
+    let rich = RichCapabilities::plain_text(0);
     Manifest {
         id: String::new(),
         name: String::new(),

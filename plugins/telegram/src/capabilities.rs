@@ -2,23 +2,23 @@
 
 use inlet_sdk::{
     AttachmentLimit, Capabilities, ChannelKind, ChoiceLimits, ConfigKey, Ingress, Manifest,
-    MediaKind, ProactivePolicy, RichCapabilities, TextFormat,
+    MediaKind, ProactivePolicy, RichCapabilities,
 };
 
 const MB: u64 = 1024 * 1024;
 
 pub fn manifest() -> Manifest {
-    // Telegram shows the same things to bots and humans.
+    // Telegram shows the same things to bots and humans. The seed lists Telegram in neither
+    // rich-content table, so none of its seven kinds is declared (no HTML, no rich link, no
+    // quick replies): the host sends those as plain fallback text. Inline-keyboard buttons are
+    // not one of the seven kinds; they are declared, and the host uses them for the choices of
+    // a fallback so the customer can still tap an answer.
     let mut rich = RichCapabilities::plain_text(4096);
-    rich.formats = vec![TextFormat::Plain, TextFormat::Html];
-    rich.rich_link = true;
-    let keyboard = ChoiceLimits {
+    rich.buttons = Some(ChoiceLimits {
         max_options: 100,
         max_title_length: 64,
         max_payload_length: 64,
-    };
-    rich.quick_replies = Some(keyboard);
-    rich.buttons = Some(keyboard);
+    });
     // Sent by URL: Telegram fetches photos up to 5 MB and other files up to 20 MB.
     rich.attachments = vec![
         AttachmentLimit::any(MediaKind::Image, 5 * MB),
