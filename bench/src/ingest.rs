@@ -132,6 +132,12 @@ pub async fn run() -> anyhow::Result<()> {
         ..inlet::config::Config::default()
     };
     let running = inlet::app::start(config).await?;
+    inlet::scripts::ensure_channel_defaults(
+        &running.app.inbox,
+        inlet::app::DEFAULT_TENANT,
+        "support",
+        "welcome",
+    )?;
     running
         .app
         .create_channel(

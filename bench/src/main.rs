@@ -1,5 +1,5 @@
 //! `inlet-bench`: measures Inlet and prints each figure next to a baseline measured in the
-//! same run. `cargo run --release -p inlet-bench -- [runtime|ingest|tenants|listing|all]`.
+//! same run. `cargo run --release -p inlet-bench -- [runtime|ingest|tenants|routing|listing|all]`.
 //!
 //! runtime (this file):
 //! 1. Telegram `receive` through the WASM plugin vs the same parsing compiled natively.
@@ -176,6 +176,7 @@ async fn throughput(
 mod content;
 mod ingest;
 mod listing;
+mod routing;
 mod tenants;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -186,17 +187,19 @@ async fn main() -> anyhow::Result<()> {
         "ingest" => ingest::run().await,
         "listing" => listing::run().await,
         "tenants" => tenants::run().await,
+        "routing" => routing::run().await,
         "content" => content::run().await,
         "all" => {
             runtime_bench().await?;
             content::run().await?;
             ingest::run().await?;
             tenants::run().await?;
+            routing::run().await?;
             listing::run().await
         }
         other => {
             anyhow::bail!(
-                "unknown benchmark `{other}`: runtime, content, ingest, tenants, listing or all"
+                "unknown benchmark `{other}`: runtime, content, ingest, tenants, routing, listing or all"
             )
         }
     }

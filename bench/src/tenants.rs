@@ -34,6 +34,7 @@ async fn start(limit: Option<Rate>) -> anyhow::Result<(inlet::app::Running, temp
         .await?;
     for t in ["flooder", "calm"] {
         running.app.inbox.create_tenant(t, t, "EU")?;
+        inlet::scripts::ensure_channel_defaults(&running.app.inbox, t, "s", "w")?;
         running
             .app
             .create_channel(

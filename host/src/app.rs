@@ -22,6 +22,9 @@ use crate::store::{SledStore, Store, StoreKv};
 /// on when it names no tenant.
 pub const DEFAULT_TENANT: &str = "default";
 
+/// How often script timers and SLA deadlines are checked.
+const AUTOMATION_TICK: Duration = Duration::from_millis(250);
+
 pub struct App {
     pub runtime: Arc<Runtime>,
     pub inbox: Arc<Inbox>,
@@ -35,6 +38,9 @@ pub struct App {
     /// Per-tenant rate limits.
     pub webhook_limiter: crate::ratelimit::TenantLimiter,
     pub api_limiter: crate::ratelimit::TenantLimiter,
+    /// Skill routing (queues, agents' load, SLA) and the script engine that feeds it.
+    pub routing: Arc<crate::routing::Routing>,
+    pub scripts: Arc<crate::scripts::Engine>,
 }
 
 /// What a tenant admin sends to create a channel.
@@ -160,6 +166,12 @@ impl App {
                 )));
             }
         }
+        crate::scripts::check_channel_defaults(
+            &self.inbox,
+            tenant,
+            &input.default_skill,
+            &input.default_script,
+        )?;
         if self.inbox.channel_owner(&input.id)?.is_some() {
             return Err(InboxError::Conflict(format!(
                 "channel `{}` already exists",
@@ -257,11 +269,12 @@ impl App {
         if let Some(v) = patch.plugin_version {
             new.plugin_version = v;
         }
-        if new.default_skill.trim().is_empty() || new.default_script.trim().is_empty() {
-            return Err(InboxError::Invalid(
-                "every channel needs a default_skill and a default_script".into(),
-            ));
-        }
+        crate::scripts::check_channel_defaults(
+            &self.inbox,
+            tenant,
+            &new.default_skill,
+            &new.default_script,
+        )?;
         let was_running = self.runtime.remove_channel(id);
         if new.enabled {
             if let Err(e) = self
@@ -325,6 +338,7 @@ impl App {
             self.runtime.remove_channel(&c);
         }
         self.runtime.remove_tenant_plugins(tenant);
+        self.routing.forget(tenant);
         let _ = std::fs::remove_dir_all(self.plugins_dir.join("versions").join(tenant));
         Ok(())
     }
@@ -532,6 +546,23 @@ pub async fn start(mut config: Config) -> Result<Running> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let delivery = Delivery::new(inbox.clone(), runtime.clone());
+    let kinds = runtime.clone();
+    let routing = crate::routing::Routing::new(
+        inbox.clone(),
+        Arc::new(crate::clock::SystemClock),
+        Arc::new(move |channel: &str| {
+            kinds
+                .channel(channel)
+                .map(|c| crate::routing::work_kind(&c.plugin().manifest))
+                .unwrap_or(inbox::WorkKind::Chat)
+        }),
+    );
+    let wake = delivery.clone();
+    let scripts = crate::scripts::Engine::new(
+        inbox.clone(),
+        routing.clone(),
+        Box::new(move || wake.notify()),
+    );
     let app = Arc::new(App {
         runtime: runtime.clone(),
         inbox: inbox.clone(),
@@ -542,6 +573,8 @@ pub async fn start(mut config: Config) -> Result<Running> {
         plugins_dir: plugins_dir.clone(),
         webhook_limiter: crate::ratelimit::TenantLimiter::new(config.tenant_limits.webhooks),
         api_limiter: crate::ratelimit::TenantLimiter::new(config.tenant_limits.api),
+        routing,
+        scripts: scripts.clone(),
     });
 
     // Channels stored by earlier runs come back first; the config file's channels are
@@ -580,6 +613,15 @@ pub async fn start(mut config: Config) -> Result<Running> {
             continue;
         }
         let id = entry.id.clone();
+        // Configured channels bring their own defaults: the skill, and a script that only
+        // routes, are created if the tenant lacks them.
+        crate::scripts::ensure_channel_defaults(
+            &inbox,
+            &tenant,
+            &entry.default_skill,
+            &entry.default_script,
+        )
+        .with_context(|| format!("defaults of channel `{id}` in the configuration"))?;
         app.create_channel(&tenant, entry.into())
             .await
             .with_context(|| format!("channel `{id}` in the configuration"))?;
@@ -587,6 +629,11 @@ pub async fn start(mut config: Config) -> Result<Running> {
 
     let mut tasks = vec![tokio::spawn(crate::api::serve(app.clone(), listener))];
     tasks.push(tokio::spawn(delivery.run()));
+    {
+        let s = scripts.clone();
+        tokio::task::spawn_blocking(move || s.rebuild()).await??;
+    }
+    tasks.push(scripts.start_driver(AUTOMATION_TICK));
     let scan_every = Duration::from_secs(config.plugins_scan_secs.max(1));
     tasks.push(tokio::spawn(async move {
         loop {

@@ -42,6 +42,12 @@ impl Inlet {
         let mut config = config;
         adjust(&mut config);
         let running = inlet::app::start(config).await?;
+        let inlet = Self {
+            running,
+            _data: data,
+        };
+        inlet.provision(DEFAULT_TENANT)?;
+        let running = &inlet.running;
         for spec in channels {
             let input = ChannelInput {
                 id: spec.id,
@@ -56,10 +62,19 @@ impl Inlet {
             };
             running.app.create_channel(DEFAULT_TENANT, input).await?;
         }
-        Ok(Self {
-            running,
-            _data: data,
-        })
+        Ok(inlet)
+    }
+
+    /// Give a tenant the skill `support` and the script `welcome` (which only routes), the
+    /// defaults the tests' channels name.
+    pub fn provision(&self, tenant: &str) -> Result<()> {
+        inlet::scripts::ensure_channel_defaults(
+            &self.running.app.inbox,
+            tenant,
+            "support",
+            "welcome",
+        )?;
+        Ok(())
     }
 
     /// The plugins directory the server scans.

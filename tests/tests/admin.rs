@@ -199,6 +199,16 @@ async fn bad_channel_definitions_are_refused_with_the_reason() -> anyhow::Result
             400,
             "default_skill",
         ),
+        (
+            json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "default_skill": "ghost", "default_script": "welcome"}),
+            422,
+            "default_skill: tenant `default` has no skill `ghost`",
+        ),
+        (
+            json!({"id": "tg", "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "default_skill": "support", "default_script": "ghost"}),
+            422,
+            "default_script: tenant `default` has no script `ghost`",
+        ),
     ];
     for (body, status, needle) in cases {
         let (got, err) = inlet

@@ -499,6 +499,29 @@ async fn a_channel_can_be_reconfigured_and_disabled_without_losing_anything() ->
     let (_, view) = inlet.api(Method::GET, "/channels/tg", None).await?;
     let mut config = view["config"].clone();
     config["api_base"] = json!(sim.base_url());
+    let (status, err) = inlet
+        .api(
+            Method::PATCH,
+            "/channels/tg",
+            Some(json!({"default_skill": "billing"})),
+        )
+        .await?;
+    assert_eq!(status, 422, "billing is no skill yet: {err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no skill `billing`"),
+        "{err}"
+    );
+    let (status, _) = inlet
+        .api(
+            Method::POST,
+            "/skills",
+            Some(json!({"id": "billing", "name": "Billing"})),
+        )
+        .await?;
+    assert_eq!(status, 201);
     let (status, changed) = inlet
         .api(
             Method::PATCH,

@@ -38,8 +38,7 @@ async fn a_staged_version_goes_to_a_canary_then_everyone_and_can_be_rolled_back(
     let inlet = Inlet::start(Vec::new(), Limits::default()).await?;
     assert_eq!(upload(&inlet, "misbehave-v1.wasm", true).await?.0, 200);
     for id in ["canary", "rest"] {
-        let body =
-            json!({"id": id, "plugin": "misbehave", "default_skill": "s", "default_script": "w"});
+        let body = json!({"id": id, "plugin": "misbehave", "default_skill": "support", "default_script": "welcome"});
         let (s, c) = inlet.api(Method::POST, "/channels", Some(body)).await?;
         assert_eq!(s, 201, "{c}");
     }

@@ -60,6 +60,7 @@ async fn world_with(adjust: impl FnOnce(&mut inlet::config::Config)) -> anyhow::
         .await?;
         anyhow::ensure!(s == 201, "token: {tok}");
         let token = tok["token"].as_str().unwrap_or_default().to_string();
+        inlet.provision(id)?;
         let channel = json!({"id": format!("{id}-chat"), "plugin": "misbehave", "default_skill": "support", "default_script": "welcome"});
         let (s, c) = call(&inlet, &token, Method::POST, "/channels", Some(channel)).await?;
         anyhow::ensure!(s == 201, "channel: {c}");
@@ -422,7 +423,7 @@ async fn a_region_restricted_plugin_is_refused_outside_its_regions() -> anyhow::
     )
     .await?;
     assert_eq!(r.status, 200, "{}", r.text());
-    let channel = |id: &str| json!({"id": id, "plugin": "regional", "default_skill": "s", "default_script": "w"});
+    let channel = |id: &str| json!({"id": id, "plugin": "regional", "default_skill": "support", "default_script": "welcome"});
     let (s, err) = call(
         &w.inlet,
         &w.globex,
@@ -484,11 +485,11 @@ async fn a_tenants_private_plugin_is_invisible_to_every_other_tenant() -> anyhow
         )
         .await?;
         assert_eq!(s, 404);
-        let body = json!({"id": format!("g-{}", name.replace('/', "-")), "plugin": name, "default_skill": "s", "default_script": "w"});
+        let body = json!({"id": format!("g-{}", name.replace('/', "-")), "plugin": name, "default_skill": "support", "default_script": "welcome"});
         let (s, err) = call(&w.inlet, &w.globex, Method::POST, "/channels", Some(body)).await?;
         assert_eq!(s, 404, "globex must not use acme's plugin `{name}`: {err}");
     }
-    let body = json!({"id": "acme-own", "plugin": "regional", "default_skill": "s", "default_script": "w"});
+    let body = json!({"id": "acme-own", "plugin": "regional", "default_skill": "support", "default_script": "welcome"});
     let (s, created) = call(&w.inlet, &w.acme, Method::POST, "/channels", Some(body)).await?;
     assert_eq!(s, 201, "{created}");
     assert_eq!(created["plugin"], "acme/regional");
@@ -628,7 +629,7 @@ async fn a_catalogue_plugin_can_be_offered_to_chosen_tenants_only() -> anyhow::R
     assert_eq!(info["available_to"], json!(["acme"]));
     let (_, theirs) = call(&w.inlet, &w.globex, Method::GET, "/plugins", None).await?;
     assert!(!theirs.to_string().contains("\"telegram\""), "{theirs}");
-    let tg = |id: &str| json!({"id": id, "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "default_skill": "s", "default_script": "w"});
+    let tg = |id: &str| json!({"id": id, "plugin": "telegram", "config": {"bot_token": "1:x", "webhook_secret": "s"}, "default_skill": "support", "default_script": "welcome"});
     let (s, _) = call(
         &w.inlet,
         &w.globex,

@@ -44,6 +44,17 @@ struct NewAgent {
     channels: Vec<String>,
     #[serde(default)]
     skills: Vec<String>,
+    #[serde(default)]
+    proficiency: std::collections::BTreeMap<String, u8>,
+    #[serde(default)]
+    capacity: crate::inbox::Capacity,
+    /// Absent keeps the agent's current state (new agents start offline).
+    #[serde(default)]
+    state: Option<crate::inbox::AgentState>,
+    #[serde(default)]
+    team: Option<String>,
+    #[serde(default)]
+    permissions: std::collections::BTreeMap<String, Vec<crate::inbox::Permission>>,
 }
 
 /// The operator's per-tenant plugin limits; `null` or absent = the runtime's default.
@@ -352,15 +363,23 @@ pub async fn handle(
         ("POST", "/api/v1/agents") => {
             p.require_admin()?;
             let a: NewAgent = read_json(req.into_body(), MAX_JSON).await?;
+            let (inbox, t, i) = (app.inbox.clone(), p.tenant.clone(), a.id.clone());
+            let current = blocking(move || inbox.agent(&t, &i)).await?;
             let agent = Agent {
                 id: a.id,
                 tenant: p.tenant.clone(),
                 name: a.name,
                 channels: a.channels,
                 skills: a.skills,
+                proficiency: a.proficiency,
+                capacity: a.capacity,
+                state: a.state.or(current.map(|c| c.state)).unwrap_or_default(),
+                team: a.team,
+                permissions: a.permissions,
             };
             let (inbox, ag) = (app.inbox.clone(), agent.clone());
             blocking(move || inbox.put_agent(&ag)).await?;
+            app.routing.agent_changed(&agent.tenant, &agent.id).await;
             Ok(json_response(StatusCode::CREATED, &agent))
         }
         ("GET", "/api/v1/skills") => {

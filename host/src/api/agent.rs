@@ -18,7 +18,7 @@ use super::auth::{Access, Principal};
 use super::errors::{json_response, ApiError, Body};
 use super::{blocking, query_map, read_json};
 use crate::app::{App, OutboundInput};
-use crate::inbox::{Author, Case, CaseFilter, CaseStatus, StatusChange};
+use crate::inbox::{Author, Case, CaseFilter, CaseStatus, Permission, StatusChange};
 
 const MAX_JSON: usize = 256 * 1024;
 
@@ -68,7 +68,9 @@ pub(super) async fn visible(
         p.agent.clone().unwrap_or_default(),
     );
     let agent = blocking(move || inbox.agent(&t, &a)).await?;
-    Ok(Some(agent.map(|a| a.channels).unwrap_or_default()))
+    Ok(Some(
+        agent.map(|a| a.readable_channels()).unwrap_or_default(),
+    ))
 }
 
 /// The case, if it exists in the caller's tenant and the caller may see its channel.
@@ -79,11 +81,7 @@ pub(super) async fn visible_case(
 ) -> Result<Case, ApiError> {
     let (inbox, t, i) = (app.inbox.clone(), p.tenant.clone(), id.to_string());
     let case = blocking(move || inbox.case(&t, &i)).await?;
-    if let Some(v) = visible(app, p).await? {
-        if !v.contains(&case.channel) {
-            return Err(ApiError::not_found(format!("no case `{id}`")));
-        }
-    }
+    super::permissions::require(app, p, &case, Permission::Read).await?;
     Ok(case)
 }
 
@@ -153,7 +151,9 @@ pub async fn handle(
             Ok(json_response(StatusCode::OK, &body))
         }
         ("POST", "/api/v1/cases/{case_id}/replies") => {
-            visible_case(app, p, &id).await?;
+            let case = visible_case(app, p, &id).await?;
+            let needed = super::permissions::reply_permission(app, &case.channel);
+            super::permissions::require(app, p, &case, needed).await?;
             let body: OutboundInput = read_json(req.into_body(), MAX_JSON).await?;
             let (a, t, who) = (app.clone(), p.tenant.clone(), author(p));
             let message = blocking(move || a.reply(&t, &id, who, body)).await?;
@@ -199,7 +199,9 @@ pub async fn handle(
             Ok(json_response(StatusCode::OK, &case))
         }
         ("POST", "/api/v1/cases/{case_id}/messages/{seq}/retry") => {
-            visible_case(app, p, &id).await?;
+            let case = visible_case(app, p, &id).await?;
+            let needed = super::permissions::reply_permission(app, &case.channel);
+            super::permissions::require(app, p, &case, needed).await?;
             let seq: u64 = params
                 .get(1)
                 .and_then(|s| s.parse().ok())

@@ -8,6 +8,8 @@ mod agent;
 mod auth;
 pub mod errors;
 mod outbound;
+mod permissions;
+mod routing;
 mod webhooks;
 
 use std::convert::Infallible;
@@ -76,6 +78,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/search"),
     ("GET", "/api/v1/contacts/{contact_id}"),
     ("POST", "/api/v1/contacts/{contact_id}/merge"),
+    // routing, scripts, SLA, permissions
+    ("GET", "/api/v1/scripts"),
+    ("POST", "/api/v1/scripts"),
+    ("GET", "/api/v1/scripts/{script_id}"),
+    ("PUT", "/api/v1/scripts/{script_id}"),
+    ("GET", "/api/v1/sla-policies"),
+    ("PUT", "/api/v1/sla-policies"),
+    ("GET", "/api/v1/queues"),
+    ("POST", "/api/v1/agents/{agent_id}/state"),
+    ("GET", "/api/v1/agents/{agent_id}/load"),
+    ("POST", "/api/v1/next-case"),
+    ("POST", "/api/v1/cases/{case_id}/transfer"),
+    ("POST", "/api/v1/cases/{case_id}/messages/{seq}/moderate"),
     // outbound: proactive conversations, saved rich messages, dead letters
     ("POST", "/api/v1/conversations"),
     ("GET", "/api/v1/cases/{case_id}/rich-messages"),
@@ -176,7 +191,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
                 if let Err(retry) = app.api_limiter.check(&principal.tenant) {
                     return rate_limited(&principal.tenant, "API", retry).response();
                 }
-                if pattern.starts_with("/api/v1/rich-messages")
+                if routing::owns(pattern) {
+                    routing::handle(&app, &principal, req, pattern, &params).await
+                } else if pattern.starts_with("/api/v1/rich-messages")
                     || matches!(
                         pattern,
                         "/api/v1/conversations"

@@ -7,7 +7,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::agent::{author, visible, visible_case};
+use super::agent::{author, visible_case};
 use super::auth::{Access, Principal};
 use super::errors::{json_response, ApiError, Body};
 use super::{blocking, query_map, read_json};
@@ -29,14 +29,8 @@ pub async fn handle(
     match (method.as_str(), pattern) {
         ("POST", "/api/v1/conversations") => {
             let input: ConversationInput = read_json(req.into_body(), MAX_JSON).await?;
-            if let Some(channels) = visible(app, p).await? {
-                if !channels.contains(&input.channel) {
-                    return Err(ApiError::not_found(format!(
-                        "no channel `{}`",
-                        input.channel
-                    )));
-                }
-            }
+            let needed = super::permissions::reply_permission(app, &input.channel);
+            super::permissions::require_channel(app, p, &input.channel, needed).await?;
             let (a, t, who) = (app.clone(), p.tenant.clone(), author(p));
             let (case, message) = blocking(move || a.start_conversation(&t, who, input)).await?;
             Ok(json_response(

@@ -302,6 +302,13 @@ impl Inbox {
                 agent.id
             )));
         }
+        for (skill, level) in &agent.proficiency {
+            if !(1..=10).contains(level) || !agent.skills.contains(skill) {
+                return Err(InboxError::Invalid(format!(
+                    "proficiency of `{skill}` must be 1-10 and the skill one of the agent's skills"
+                )));
+            }
+        }
         self.commit
             .commit(vec![put(keys::agent(&agent.tenant, &agent.id), agent)])?;
         Ok(())

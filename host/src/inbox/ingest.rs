@@ -425,6 +425,8 @@ impl Inbox {
             last_inbound_ms: None,
             resolved_ms: None,
             message_count: 0,
+            team: None,
+            sla: None,
         }
     }
 

@@ -164,6 +164,27 @@ pub fn skill(t: &str, id: &str) -> Vec<u8> {
 pub fn skills(t: &str) -> Vec<u8> {
     prefix(&["T", t, "skill"])
 }
+/// Script versions: `script/{id}/{version}` (the newest is the last).
+pub fn script_version(t: &str, id: &str, version: u32) -> Vec<u8> {
+    join(&["T", t, "script", id, &pad(version as u64)])
+}
+pub fn script_versions(t: &str, id: &str) -> Vec<u8> {
+    prefix(&["T", t, "script", id])
+}
+pub fn scripts(t: &str) -> Vec<u8> {
+    prefix(&["T", t, "script"])
+}
+/// A case's running script (its version, position and wake-up time).
+pub fn script_run(t: &str, case_id: &str) -> Vec<u8> {
+    join(&["T", t, "script-run", case_id])
+}
+pub fn script_runs(t: &str) -> Vec<u8> {
+    prefix(&["T", t, "script-run"])
+}
+/// The tenant's SLA policies (one record).
+pub fn sla_policies(t: &str) -> Vec<u8> {
+    join(&["T", t, "sla-policies"])
+}
 pub fn counter(t: &str, name: &str) -> Vec<u8> {
     join(&["T", t, "counter", name])
 }

@@ -6,6 +6,7 @@
 //! journal entry) followed by a group-commit flush; callers acknowledge providers only after
 //! [`Inbox::ingest`] returns.
 
+mod automation;
 mod cases;
 mod choices;
 mod directory;

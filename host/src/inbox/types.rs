@@ -152,6 +152,25 @@ pub struct Case {
     pub last_inbound_ms: Option<Millis>,
     pub resolved_ms: Option<Millis>,
     pub message_count: u64,
+    /// Only members of this team may be routed the case (a script's `assign` to a team).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Service-level timers, set by routing when the case is first seen (`routing::sla`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<CaseSla>,
+}
+
+/// A case's SLA: when the first agent answer and the resolution are due, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSla {
+    pub first_response_due_ms: Option<Millis>,
+    pub resolution_due_ms: Option<Millis>,
+    #[serde(default)]
+    pub first_response_ms: Option<Millis>,
+    #[serde(default)]
+    pub first_response_breached: bool,
+    #[serde(default)]
+    pub resolution_breached: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,9 +256,151 @@ pub struct Agent {
     pub id: String,
     pub tenant: String,
     pub name: String,
-    /// Channels this agent may see and act on; empty = none.
+    /// Channels this agent may see and act on; empty = none. A channel listed here without an
+    /// entry in `permissions` grants read, reply-private and reply-public.
     pub channels: Vec<String>,
     pub skills: Vec<String>,
+    /// Skill → proficiency 1 (lowest) ..= 10; a skill without an entry counts as 5.
+    #[serde(default)]
+    pub proficiency: std::collections::BTreeMap<String, u8>,
+    /// How many cases of each kind of work the agent handles at once.
+    #[serde(default)]
+    pub capacity: Capacity,
+    #[serde(default)]
+    pub state: AgentState,
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Channel → what the agent may do there (overrides the default of `channels`).
+    #[serde(default)]
+    pub permissions: std::collections::BTreeMap<String, Vec<Permission>>,
+}
+
+impl Agent {
+    /// What the agent may do on `channel`; `None` = the channel does not exist for them.
+    pub fn permissions_on(&self, channel: &str) -> Option<Vec<Permission>> {
+        if let Some(p) = self.permissions.get(channel) {
+            return Some(p.clone());
+        }
+        self.channels
+            .iter()
+            .any(|c| c == channel)
+            .then(|| Permission::DEFAULT.to_vec())
+    }
+
+    pub fn may(&self, channel: &str, permission: Permission) -> bool {
+        self.permissions_on(channel)
+            .is_some_and(|p| p.contains(&permission))
+    }
+
+    /// Channels the agent knows of (with or without `read`).
+    pub fn known_channels(&self) -> Vec<String> {
+        let mut out = self.channels.clone();
+        for c in self.permissions.keys() {
+            if !out.contains(c) {
+                out.push(c.clone());
+            }
+        }
+        out
+    }
+
+    /// Channels whose cases the agent may read.
+    pub fn readable_channels(&self) -> Vec<String> {
+        self.known_channels()
+            .into_iter()
+            .filter(|c| self.may(c, Permission::Read))
+            .collect()
+    }
+
+    pub fn proficiency_in(&self, skill: &str) -> Option<u8> {
+        self.skills
+            .iter()
+            .any(|s| s == skill)
+            .then(|| self.proficiency.get(skill).copied().unwrap_or(5))
+    }
+}
+
+/// What an agent may do on a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// See the channel's cases, contacts and live events.
+    Read,
+    /// Answer in private (direct messages; every messaging channel).
+    ReplyPrivate,
+    /// Answer in public (comments and posts on social channels).
+    ReplyPublic,
+    /// Hide, delete or like public content on social channels.
+    Moderate,
+}
+
+impl Permission {
+    pub const DEFAULT: [Permission; 3] = [Self::Read, Self::ReplyPrivate, Self::ReplyPublic];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReplyPrivate => "reply-private",
+            Self::ReplyPublic => "reply-public",
+            Self::Moderate => "moderate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentState {
+    Available,
+    Away,
+    #[default]
+    Offline,
+}
+
+/// The kinds of work capacity is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkKind {
+    /// Messaging and collaboration channels.
+    Chat,
+    Email,
+    /// Public posts, comments and reviews.
+    Social,
+}
+
+impl WorkKind {
+    pub const ALL: [WorkKind; 3] = [Self::Chat, Self::Email, Self::Social];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Cases of each kind an agent handles at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Capacity {
+    pub chat: u32,
+    pub email: u32,
+    pub social: u32,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Self {
+            chat: 3,
+            email: 10,
+            social: 10,
+        }
+    }
+}
+
+impl Capacity {
+    pub fn of(&self, kind: WorkKind) -> u32 {
+        match kind {
+            WorkKind::Chat => self.chat,
+            WorkKind::Email => self.email,
+            WorkKind::Social => self.social,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
