@@ -12,6 +12,7 @@ const PROFILE: &str = "plugin";
 const BUNDLED: &[(&str, &str)] = &[
     ("inlet-plugin-telegram", "telegram"),
     ("inlet-plugin-twilio", "twilio-sms"),
+    ("inlet-plugin-whatsapp", "whatsapp"),
 ];
 
 fn main() {
