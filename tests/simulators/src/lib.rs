@@ -7,12 +7,15 @@
 //!
 //! - [`telegram::TelegramSim`]: Telegram Bot API.
 //! - [`twilio::TwilioSim`]: Twilio Programmable Messaging (SMS/MMS).
+//! - [`whatsapp::WhatsAppSim`]: WhatsApp Business Cloud API (Graph `messages`).
 //! - [`server`]: the shared scaffold (HTTP server, fault injection, a small HTTP client).
 
 pub mod server;
 pub mod telegram;
 pub mod twilio;
+pub mod whatsapp;
 
 pub use server::{form_decode, form_encode, post, request, Fault, HttpResponse};
 pub use telegram::{SentMessage, TelegramSim};
 pub use twilio::{SentSms, TwilioSim};
+pub use whatsapp::{SentWhatsApp, WhatsAppSim};
