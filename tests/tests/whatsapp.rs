@@ -310,10 +310,24 @@ async fn while_whatsapp_is_down_or_throttling_the_reply_waits_with_its_error_the
     sim.fail_next(
         1,
         Fault::RateLimit {
-            retry_after_secs: 1,
+            retry_after_secs: 2,
         },
     );
     reply(&inlet, &case, json!({"text": "Done."})).await?;
+    let started = Instant::now();
+    loop {
+        let (_, outbox) = inlet.api(Method::GET, "/outbox", None).await?;
+        if outbox[0]["last_error"].as_str().is_some_and(|e| {
+            e.contains("rate limited") && e.contains("130429") && e.contains("2000")
+        }) {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "no rate-limit error recorded: {outbox}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let view = wait_for(&inlet, &case, "delivery after 429", |v| {
         v["messages"][2]["status"] == "sent"
     })

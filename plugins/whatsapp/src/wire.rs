@@ -660,6 +660,17 @@ pub fn outbound_payloads(message: &OutboundMessage) -> Result<Vec<Value>> {
         // A template stands alone: its text is the approved one, not ours.
         return Ok(vec![template(to, reply, t)?]);
     }
+    // The link is shown as WhatsApp's own URL preview of the text.
+    let mut text = text;
+    if let Some(Rich::RichLink(link)) = &content.rich {
+        if !text.contains(&link.url) {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&link.url);
+            check_len("text with the rich link's URL", &text, MAX_TEXT)?;
+        }
+    }
     let choices: Vec<&Choice> = content
         .buttons
         .iter()
@@ -699,16 +710,6 @@ pub fn outbound_payloads(message: &OutboundMessage) -> Result<Vec<Value>> {
         }
         Some(Rich::Template(_)) => None,
     };
-    let mut text = text;
-    if let Some(Rich::RichLink(link)) = &content.rich {
-        if !text.contains(&link.url) {
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            text.push_str(&link.url);
-            check_len("text with the rich link's URL", &text, MAX_TEXT)?;
-        }
-    }
 
     let mut out = Vec::new();
     let captionable = |a: &Attachment| !matches!(a.kind, MediaKind::Audio | MediaKind::Sticker);
