@@ -1,19 +1,20 @@
-//! The demo a newcomer gets from `inlet serve` without a config: the bundled Telegram Bot API
-//! and Twilio simulators run in-process, a Telegram and an SMS channel point at them, and a
-//! simulated customer writes in on each, so the inbox has cases to work from the first second.
+//! The demo a newcomer gets from `inlet serve` without a config: the bundled Telegram Bot API,
+//! Twilio and WhatsApp Cloud API simulators run in-process, a Telegram, an SMS and a WhatsApp
+//! channel point at them, and a simulated customer writes in on each, so the inbox has cases
+//! to work from the first second.
 //! Replies sent through the API really travel through the plugins to the simulators.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use inlet_simulators::{TelegramSim, TwilioSim};
+use inlet_simulators::{TelegramSim, TwilioSim, WhatsAppSim};
 
 use crate::app::App;
 use crate::config::{ChannelEntry, Config};
 
 /// The channels the demo creates.
-pub const CHANNEL_IDS: [&str; 2] = ["telegram-demo", "sms-demo"];
+pub const CHANNEL_IDS: [&str; 3] = ["telegram-demo", "sms-demo", "whatsapp-demo"];
 pub const TELEGRAM_TOKEN: &str = "424242:DEMO-bot-token";
 pub const TELEGRAM_SECRET: &str = "demo-webhook-secret";
 pub const TELEGRAM_CHAT: i64 = 100200300;
@@ -21,10 +22,16 @@ pub const TWILIO_SID: &str = "ACdemo0000000000000000000000000000";
 pub const TWILIO_TOKEN: &str = "demo-twilio-auth-token";
 pub const TWILIO_NUMBER: &str = "+15005550006";
 pub const CUSTOMER_PHONE: &str = "+14155550123";
+pub const WHATSAPP_TOKEN: &str = "EAAG-demo-access-token";
+pub const WHATSAPP_APP_SECRET: &str = "demo-meta-app-secret";
+pub const WHATSAPP_VERIFY: &str = "demo-verify-token";
+pub const WHATSAPP_NUMBER_ID: &str = "106540352242922";
+pub const WHATSAPP_CUSTOMER: &str = "4915123456789";
 
 pub struct Demo {
     pub telegram: TelegramSim,
     pub twilio: TwilioSim,
+    pub whatsapp: WhatsAppSim,
 }
 
 impl Demo {
@@ -34,8 +41,13 @@ impl Demo {
         telegram.add_chat(TELEGRAM_CHAT);
         let twilio = TwilioSim::start(TWILIO_SID, TWILIO_TOKEN).await?;
         twilio.add_number(TWILIO_NUMBER);
+        let whatsapp =
+            WhatsAppSim::start(WHATSAPP_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_NUMBER_ID).await?;
+        // An approved template, for answering after the 24-hour window.
+        whatsapp.register_template("order_update", "en_US", 2);
         let tg = telegram.base_url();
         let tw = twilio.base_url();
+        let wa = whatsapp.base_url();
         let entry = |id: &str, plugin: &str, config: &[(&str, &str)], egress: &str| ChannelEntry {
             id: id.into(),
             plugin: plugin.into(),
@@ -71,11 +83,27 @@ impl Demo {
             ],
             &tw,
         ));
-        tracing::info!(telegram = %tg, twilio = %tw, "demo: provider simulators running");
-        Ok(Self { telegram, twilio })
+        config.channels.push(entry(
+            "whatsapp-demo",
+            "whatsapp",
+            &[
+                ("access_token", WHATSAPP_TOKEN),
+                ("app_secret", WHATSAPP_APP_SECRET),
+                ("verify_token", WHATSAPP_VERIFY),
+                ("phone_number_id", WHATSAPP_NUMBER_ID),
+                ("api_base", &wa),
+            ],
+            &wa,
+        ));
+        tracing::info!(telegram = %tg, twilio = %tw, whatsapp = %wa, "demo: provider simulators running");
+        Ok(Self {
+            telegram,
+            twilio,
+            whatsapp,
+        })
     }
 
-    /// A simulated customer writes in on both channels (redeliveries are deduplicated, so a
+    /// A simulated customer writes in on every channel (redeliveries are deduplicated, so a
     /// restart does not duplicate them).
     pub fn customer_writes_in(&self, app: Arc<App>) -> tokio::task::JoinHandle<()> {
         let update = self.telegram.update_text(
@@ -92,8 +120,28 @@ impl Demo {
             "Hello, I need to change my delivery address.",
             &[],
         );
+        let whatsapp = self.whatsapp.text_message(
+            WHATSAPP_CUSTOMER,
+            "Grace",
+            "Hallo! Can I still change the size of my order 4711?",
+        );
+        let wa_url = format!("{}/webhooks/whatsapp-demo", app.public_base_url);
+        let wa_signature = inlet_simulators::whatsapp::signature(
+            WHATSAPP_APP_SECRET,
+            whatsapp.to_string().as_bytes(),
+        );
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
+            // As Meta delivers: JSON signed with the app secret.
+            let body = whatsapp.to_string();
+            let wa_headers = [
+                ("content-type", "application/json"),
+                ("x-hub-signature-256", wa_signature.as_str()),
+            ];
+            match inlet_simulators::post(&wa_url, &wa_headers, body).await {
+                Ok((status, _, _)) => tracing::info!(status, "demo: a customer wrote on WhatsApp"),
+                Err(e) => tracing::warn!("demo: WhatsApp delivery failed: {e}"),
+            }
             let base = app.public_base_url.clone();
             // As Telegram delivers: JSON with the secret-token header.
             let tg_headers = [
