@@ -575,9 +575,8 @@ fn list_interactive(body: &str, picker: &ListPicker) -> Result<Value> {
     }))
 }
 
-/// A time picker as a list: one row per slot, row id = slot id, row title = the start time.
-/// Without a time-zone database the plugin cannot convert to the picker's zone, so times are
-/// shown in UTC and the body names the zone the customer asked about.
+/// A time picker as a list: one row per slot, row id = slot id, row title = the start time in
+/// the picker's time zone (the IANA database is compiled in), description = the duration.
 pub fn time_picker_as_list(body: &str, picker: &TimePicker) -> Result<Value> {
     if picker.slots.is_empty() || picker.slots.len() > MAX_ROWS {
         return Err(ChannelError::bad_request(format!(
@@ -585,17 +584,25 @@ pub fn time_picker_as_list(body: &str, picker: &TimePicker) -> Result<Value> {
             picker.slots.len()
         )));
     }
-    let items: Vec<Choice> = picker
+    let zone = jiff::tz::TimeZone::get(&picker.time_zone).map_err(|_| {
+        ChannelError::bad_request(format!(
+            "time picker: `{}` is not an IANA time zone",
+            picker.time_zone
+        ))
+    })?;
+    let items = picker
         .slots
         .iter()
-        .map(|slot| Choice {
-            id: slot.id.clone(),
-            title: format_utc(slot.start_ms),
-            description: Some(format!("{} min", slot.duration_minutes)),
-            image_url: None,
-            url: None,
+        .map(|slot| {
+            Ok(Choice {
+                id: slot.id.clone(),
+                title: format_local(slot.start_ms, &zone)?,
+                description: Some(format!("{} min", slot.duration_minutes)),
+                image_url: None,
+                url: None,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<Choice>>>()?;
     let mut text = if body.trim().is_empty() {
         picker.title.clone()
     } else {
@@ -604,12 +611,7 @@ pub fn time_picker_as_list(body: &str, picker: &TimePicker) -> Result<Value> {
     if let Some(location) = &picker.location {
         text.push_str(&format!("\n{location}"));
     }
-    if picker.time_zone != "UTC" && !picker.time_zone.is_empty() {
-        text.push_str(&format!(
-            "\n(Times in UTC; your time zone: {})",
-            picker.time_zone
-        ));
-    }
+    text.push_str(&format!("\n(Times in {})", picker.time_zone));
     let list = ListPicker {
         title: picker.title.clone(),
         button_label: "Choose a time".into(),
@@ -619,32 +621,18 @@ pub fn time_picker_as_list(body: &str, picker: &TimePicker) -> Result<Value> {
     list_interactive(&text, &list)
 }
 
-/// `Tue 24 Nov 14:00 UTC` (20 characters, within the 24-character row title).
-pub fn format_utc(ms: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = ms / 1000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days, for days >= 0.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!(
-        "{} {:02} {} {:02}:{:02} UTC",
-        DAYS[(days % 7) as usize],
-        day,
-        MONTHS[(month - 1) as usize],
-        rem / 3_600,
-        (rem % 3_600) / 60
-    )
+/// `Tue 24 Nov 14:00` in `zone` (16 characters, within the 24-character row title).
+pub fn format_local(ms: u64, zone: &jiff::tz::TimeZone) -> Result<String> {
+    let at = i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .ok_or_else(|| {
+            ChannelError::bad_request(format!("time picker: slot start {ms} is out of range"))
+        })?;
+    Ok(at
+        .to_zoned(zone.clone())
+        .strftime("%a %d %b %H:%M")
+        .to_string())
 }
 
 fn template(to: &str, reply_to: Option<&str>, t: &inlet_sdk::ProviderTemplate) -> Result<Value> {

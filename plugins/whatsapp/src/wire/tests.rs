@@ -321,7 +321,7 @@ fn list_pickers_become_lists_and_over_limit_lists_are_refused() {
 }
 
 #[test]
-fn a_time_picker_is_a_list_of_slots_in_utc_naming_the_zone() {
+fn a_time_picker_is_a_list_of_slots_in_the_pickers_time_zone() {
     let mut c = content("When should we call?");
     c.rich = Some(Rich::TimePicker(TimePicker {
         title: "Call back".into(),
@@ -343,15 +343,18 @@ fn a_time_picker_is_a_list_of_slots_in_utc_naming_the_zone() {
     let p = outbound_payloads(&outbound(c)).expect("payload");
     let i = &p[0]["interactive"];
     assert_eq!(i["type"], "list");
-    // 1_764_000_000_000 ms = Mon 2025-11-24 16:00:00 UTC.
+    // 1_764_000_000_000 ms = Mon 2025-11-24 16:00:00 UTC = 17:00 in Berlin (CET).
     assert_eq!(
         i["action"]["sections"][0]["rows"][0],
-        json!({"id": "s1", "title": "Mon 24 Nov 16:00 UTC", "description": "30 min"})
+        json!({"id": "s1", "title": "Mon 24 Nov 17:00", "description": "30 min"})
     );
     let body = i["body"]["text"].as_str().unwrap_or_default();
-    assert!(
-        body.contains("Times in UTC") && body.contains("Europe/Berlin"),
-        "{body}"
+    assert!(body.ends_with("(Times in Europe/Berlin)"), "{body}");
+    // Summer time: 2026-07-01 13:00 UTC is 15:00 in Berlin (CEST).
+    let zone = jiff::tz::TimeZone::get("Europe/Berlin").expect("zone");
+    assert_eq!(
+        super::format_local(1_782_910_800_000, &zone).expect("time"),
+        "Wed 01 Jul 15:00"
     );
 }
 
