@@ -237,7 +237,10 @@ async fn rich_content_fits_whatsapps_limits_for_each_audience() -> anyhow::Resul
     let bot_rows = &sent[1].body["interactive"]["action"]["sections"][0]["rows"];
     let agent_rows = &sent[2].body["interactive"]["action"]["sections"][0]["rows"];
     assert_eq!(bot_rows[0]["id"], "s1");
-    assert_eq!(bot_rows[0]["title"], "Tue 24 Nov 14:00", "Berlin time, by the plugin");
+    assert_eq!(
+        bot_rows[0]["title"], "Tue 24 Nov 14:00",
+        "Berlin time, by the plugin"
+    );
     assert_eq!(agent_rows[0]["id"], "s1");
     assert_eq!(agent_rows[0]["title"], "Tue 24 Nov, 14:00–14:30");
     Ok(())
