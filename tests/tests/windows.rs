@@ -245,3 +245,60 @@ async fn rich_content_fits_whatsapps_limits_for_each_audience() -> anyhow::Resul
     assert_eq!(agent_rows[0]["title"], "Tue 24 Nov, 14:00–14:30");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_waited_past_the_window_is_not_sent_and_becomes_a_dead_letter(
+) -> anyhow::Result<()> {
+    let (sim, inlet) = setup().await?;
+    let case = customer_wrote(&sim, &inlet, "hello?", 25 * HOUR).await?;
+    // While the channel is stopped the host cannot ask the plugin about its window: the reply
+    // is accepted and waits in the outbox.
+    let (status, body) = inlet
+        .api(
+            Method::PATCH,
+            "/channels/wa",
+            Some(json!({"enabled": false})),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = reply(
+        &inlet,
+        &case,
+        json!({"content": {"text": "Sorry for the wait"}}),
+    )
+    .await?;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = inlet
+        .api(
+            Method::PATCH,
+            "/channels/wa",
+            Some(json!({"enabled": true})),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    // Delivery checks the window again before sending: refused, never sent.
+    let started = Instant::now();
+    let failed = loop {
+        let (_, view) = inlet
+            .api(Method::GET, &format!("/cases/{case}"), None)
+            .await?;
+        let last = view["messages"][1].clone();
+        if last["status"] == "failed" {
+            break last;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for the refusal: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let failure = failed["failure"].as_str().unwrap_or_default();
+    assert!(
+        failure.starts_with("not sent: the 24-hour messaging window closed"),
+        "{failure}"
+    );
+    assert!(sim.sent().is_empty(), "nothing reached WhatsApp");
+    let (_, dead) = inlet.api(Method::GET, "/outbox/dead", None).await?;
+    assert_eq!(dead.as_array().map(Vec::len), Some(1), "{dead}");
+    Ok(())
+}
