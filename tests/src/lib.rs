@@ -159,3 +159,44 @@ pub fn channel(id: &str, plugin: &str, config: &[(&str, &str)], egress: &[&str])
         limits: None,
     }
 }
+
+/// A Telegram channel `id` pointed at `sim` (bot token from the simulator), verified with
+/// `webhook_secret`.
+pub fn telegram_channel(
+    id: &str,
+    sim: &inlet_simulators::TelegramSim,
+    webhook_secret: &str,
+) -> ChannelSpec {
+    let base = sim.base_url();
+    channel(
+        id,
+        "telegram",
+        &[
+            ("bot_token", sim.token()),
+            ("webhook_secret", webhook_secret),
+            ("api_base", &base),
+        ],
+        &[&base],
+    )
+}
+
+/// A Twilio SMS channel `id` pointed at `sim`, sending from `from_number`.
+pub fn twilio_channel(
+    id: &str,
+    sim: &inlet_simulators::TwilioSim,
+    auth_token: &str,
+    from_number: &str,
+) -> ChannelSpec {
+    let base = sim.base_url();
+    channel(
+        id,
+        "twilio-sms",
+        &[
+            ("account_sid", sim.account_sid()),
+            ("auth_token", auth_token),
+            ("from_number", from_number),
+            ("api_base", &base),
+        ],
+        &[&base],
+    )
+}

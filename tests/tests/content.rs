@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use inlet::runtime::Limits;
 use inlet_simulators::{TelegramSim, TwilioSim};
-use inlet_tests::{channel, Inlet};
+use inlet_tests::{telegram_channel, twilio_channel, Inlet};
 use serde_json::{json, Value};
 
 const TG_TOKEN: &str = "123456:AAH-content-test";
@@ -29,30 +29,10 @@ async fn setup() -> anyhow::Result<World> {
     tg.add_chat(CHAT);
     let sms = TwilioSim::start(SID, TW_TOKEN).await?;
     sms.add_number(OURS);
-    let (tg_base, sms_base) = (tg.base_url(), sms.base_url());
     let inlet = Inlet::start(
         vec![
-            channel(
-                "tg",
-                "telegram",
-                &[
-                    ("bot_token", TG_TOKEN),
-                    ("webhook_secret", TG_SECRET),
-                    ("api_base", &tg_base),
-                ],
-                &[&tg_base],
-            ),
-            channel(
-                "sms",
-                "twilio-sms",
-                &[
-                    ("account_sid", SID),
-                    ("auth_token", TW_TOKEN),
-                    ("from_number", OURS),
-                    ("api_base", &sms_base),
-                ],
-                &[&sms_base],
-            ),
+            telegram_channel("tg", &tg, TG_SECRET),
+            twilio_channel("sms", &sms, TW_TOKEN, OURS),
         ],
         Limits::default(),
     )

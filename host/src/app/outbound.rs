@@ -206,12 +206,7 @@ impl App {
         author: &Author,
         input: &OutboundInput,
     ) -> Result<Content, InboxError> {
-        // Every built-in has a value (empty when unknown), so a saved message that passed the
-        // check before its case existed cannot fail on a built-in afterwards.
-        let mut values: BTreeMap<String, String> = BUILTIN
-            .iter()
-            .map(|b| (b.to_string(), String::new()))
-            .collect();
+        let mut values = BTreeMap::new();
         if let Ok((contact, _)) = self.inbox.contact_profile(tenant, &case.contact) {
             values.insert(
                 "contact.name".to_string(),
@@ -231,6 +226,8 @@ impl App {
         self.resolve_content(tenant, input, &values)
     }
 
+    /// The content of `input`. Built-ins missing from `builtin` are blank, so a saved message
+    /// checked before its case exists cannot fail on a built-in once it does.
     fn resolve_content(
         &self,
         tenant: &str,
@@ -246,12 +243,8 @@ impl App {
                 let saved = self.inbox.rich_message(tenant, id)?;
                 let mut values = builtin.clone();
                 values.extend(input.variables.clone());
-                if builtin.is_empty() {
-                    // Checking before the case exists: built-ins are known later; every other
-                    // variable must be given now.
-                    for name in BUILTIN {
-                        values.entry(name.to_string()).or_default();
-                    }
+                for name in BUILTIN {
+                    values.entry(name.to_string()).or_default();
                 }
                 fill(&saved.content, &values)
             }

@@ -272,7 +272,7 @@ impl Builder<'_> {
                 let header = Some(list.title.clone());
                 // A list that does not fit natively takes the next-best slot, never the list
                 // slot again.
-                self.place_without_list(&choices, source, header);
+                self.place(&choices, source, header, Some(Slot::List));
             }
             Rich::TimePicker(picker) => {
                 if self.caps.time_picker {
@@ -462,10 +462,6 @@ impl Builder<'_> {
         }
     }
 
-    fn place_without_list(&mut self, choices: &[Choice], source: Source, header: Option<String>) {
-        self.place(choices, source, header, Some(Slot::List));
-    }
-
     /// Put `choices` in the best free slot for their source.
     fn place(
         &mut self,
@@ -497,7 +493,7 @@ impl Builder<'_> {
                             .iter()
                             .map(|c| self.offer(c, l.max_title_length, l.max_payload_length, None))
                             .collect();
-                        self.note_moved(source, "quick replies");
+                        self.note_moved(source, Slot::Quick);
                         return;
                     }
                 }
@@ -511,7 +507,7 @@ impl Builder<'_> {
                             .iter()
                             .map(|c| self.offer(c, l.max_title_length, l.max_payload_length, None))
                             .collect();
-                        self.note_moved(source, "buttons");
+                        self.note_moved(source, Slot::Buttons);
                         return;
                     }
                 }
@@ -532,7 +528,7 @@ impl Builder<'_> {
                         self.title = self.title.take().or(header.clone());
                         let adapted = self.native_list(&list, &l);
                         self.rich = Some(Rich::ListPicker(adapted));
-                        self.note_moved(source, "a list picker");
+                        self.note_moved(source, Slot::List);
                         return;
                     }
                 }
@@ -544,16 +540,23 @@ impl Builder<'_> {
         }
     }
 
-    fn note_moved(&mut self, source: Source, to: &str) {
-        let from = match source {
-            Source::QuickReplies => "quick replies",
-            Source::Buttons => "buttons",
-            Source::List { .. } => "list",
+    /// Note when choices left the slot their source would have had natively.
+    fn note_moved(&mut self, source: Source, to: Slot) {
+        let (from, native) = match source {
+            Source::QuickReplies => ("quick replies", Slot::Quick),
+            Source::Buttons => ("buttons", Slot::Buttons),
+            Source::List { .. } => ("list", Slot::List),
         };
-        let same = to.starts_with(from) || (from == "list" && to == "a list picker");
-        if !same {
-            self.notes.push(format!("{from} sent as {to}"));
+        if to == native {
+            return;
         }
+        let to = match to {
+            Slot::Quick => "quick replies",
+            Slot::Buttons => "buttons",
+            Slot::List => "a list picker",
+            Slot::Numbered => "numbered text",
+        };
+        self.notes.push(format!("{from} sent as {to}"));
     }
 
     /// Choices as numbered lines the customer answers by number or label.

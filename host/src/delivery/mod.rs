@@ -179,18 +179,19 @@ impl Delivery {
         };
         // Adapt the authored content to what the channel shows this audience now (a hot swap
         // may have changed its capabilities since the message was queued).
-        let capabilities = channel.plugin().manifest.capabilities.clone();
+        let plugin = channel.plugin();
+        let capabilities = &plugin.manifest.capabilities;
         let audience = message.author.audience();
         let authored = message
             .content
             .clone()
             .unwrap_or_else(|| Content::text(message.text.clone().unwrap_or_default()));
-        let adapted = content::adapt(&authored, audience.capabilities(&capabilities));
+        let adapted = content::adapt(&authored, audience.capabilities(capabilities));
         // The window may have closed while the message waited: then it is not sent (the
         // provider would refuse it) and fails with the reason. Past the free window, a human
         // agent's answer carries the channel's human-agent tag.
         let tag = match policy::check_send(
-            &capabilities,
+            capabilities,
             case.as_ref().and_then(|c| c.last_inbound_ms),
             now_ms(),
             audience,

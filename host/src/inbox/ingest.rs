@@ -355,7 +355,12 @@ impl Inbox {
             now
         });
         let seq = case.message_count;
-        let choices = self.chosen(t, &case.id, text.as_deref(), postback.as_deref())?;
+        // A new case offered nothing yet: only an existing one needs its offered choices read.
+        let choices = match (&old, postback.as_deref()) {
+            (None, Some(payload)) => vec![payload.to_string()],
+            (None, None) => Vec::new(),
+            (Some(_), payload) => self.chosen(t, &case.id, text.as_deref(), payload)?,
+        };
         let message = Message {
             id: format!("{}-{seq}", case.id),
             tenant: t.clone(),

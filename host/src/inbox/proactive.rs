@@ -28,17 +28,15 @@ impl Inbox {
     pub fn case_for_outbound(&self, channel: &ChannelRecord, to: &m::Contact) -> Result<Case> {
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let t = &channel.tenant;
-        let conv_key = keys::conversation(t, &channel.id, &to.id);
-        if let Some(id) = self.store.get(&conv_key)? {
-            if let Some(case) = self.read::<Case>(&keys::case(t, &String::from_utf8_lossy(&id)))? {
-                if matches!(
-                    case.status,
-                    CaseStatus::New | CaseStatus::Open | CaseStatus::Pending
-                ) {
-                    return Ok(case);
-                }
+        if let Some(case) = self.conversation_case(t, &channel.id, &to.id)? {
+            if matches!(
+                case.status,
+                CaseStatus::New | CaseStatus::Open | CaseStatus::Pending
+            ) {
+                return Ok(case);
             }
         }
+        let conv_key = keys::conversation(t, &channel.id, &to.id);
         let mut ops = Vec::new();
         let contact = self.contact_for(channel, to, &mut ops)?;
         let mut case = self.new_case(channel, &to.id, &contact, &None, now_ms());

@@ -95,36 +95,22 @@ impl Inbox {
 
 /// The `{{name}}` placeholders in every text of `content`, sorted, once each.
 pub fn placeholders(content: &Content) -> Vec<String> {
-    let mut names = Vec::new();
-    if let Ok(value) = serde_json::to_value(content) {
-        walk(&value, &mut |s| {
-            let mut rest = s;
-            while let Some(start) = rest.find("{{") {
-                let Some(end) = rest[start..].find("}}") else {
-                    break;
-                };
-                let name = rest[start + 2..start + end].trim().to_string();
-                if !name.is_empty() && !names.contains(&name) {
-                    names.push(name);
+    let mut names: Vec<String> = Vec::new();
+    if let Ok(mut value) = serde_json::to_value(content) {
+        each_string(&mut value, &mut |s| {
+            expand(s, |name| {
+                if !name.is_empty() && !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
                 }
-                rest = &rest[start + end + 2..];
-            }
+                String::new()
+            });
         });
     }
     names.sort();
     names
 }
 
-fn walk(value: &serde_json::Value, f: &mut impl FnMut(&str)) {
-    match value {
-        serde_json::Value::String(s) => f(s),
-        serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, f)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, f)),
-        _ => {}
-    }
-}
-
-/// Fill every `{{name}}` from `values`; the error names the first variable without a value.
+/// Fill every `{{name}}` from `values`; the error names the variables without a value.
 pub fn fill(content: &Content, values: &BTreeMap<String, String>) -> Result<Content> {
     let missing: Vec<String> = placeholders(content)
         .into_iter()
@@ -138,31 +124,37 @@ pub fn fill(content: &Content, values: &BTreeMap<String, String>) -> Result<Cont
     }
     let mut value =
         serde_json::to_value(content).map_err(|e| InboxError::Invalid(format!("content: {e}")))?;
-    replace(&mut value, values);
+    each_string(&mut value, &mut |s| {
+        *s = expand(s, |name| values.get(name).cloned().unwrap_or_default());
+    });
     serde_json::from_value(value).map_err(|e| InboxError::Invalid(format!("content: {e}")))
 }
 
-fn replace(value: &mut serde_json::Value, values: &BTreeMap<String, String>) {
+/// Every string inside `value`, in document order.
+fn each_string(value: &mut serde_json::Value, f: &mut impl FnMut(&mut String)) {
     match value {
-        serde_json::Value::String(s) if s.contains("{{") => {
-            let mut out = String::with_capacity(s.len());
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find("{{") {
-                let Some(end) = rest[start..].find("}}") else {
-                    break;
-                };
-                out.push_str(&rest[..start]);
-                let name = rest[start + 2..start + end].trim();
-                out.push_str(values.get(name).map_or("", String::as_str));
-                rest = &rest[start + end + 2..];
-            }
-            out.push_str(rest);
-            *s = out;
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace(v, values)),
-        serde_json::Value::Object(map) => map.values_mut().for_each(|v| replace(v, values)),
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| each_string(v, f)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| each_string(v, f)),
         _ => {}
     }
+}
+
+/// `text` with each `{{ name }}` replaced by `with(name)` (the name trimmed); an unclosed
+/// `{{` stays as it is.
+fn expand(text: &str, mut with: impl FnMut(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&with(rest[start + 2..start + end].trim()));
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
