@@ -169,9 +169,9 @@ impl Inbox {
     /// provider's reason in `last_error`.
     pub fn dead_letters(&self, tenant: &str) -> Result<Vec<OutboxEntry>> {
         Ok(self
-            .scan(&keys::dead_letters(tenant), None, usize::MAX)?
+            .scan_records(&keys::dead_letters(tenant))?
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice::<OutboxEntry>(&v).ok())
+            .map(|(_, v)| v)
             .collect())
     }
 

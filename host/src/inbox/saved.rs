@@ -77,9 +77,9 @@ impl Inbox {
 
     pub fn rich_messages(&self, tenant: &str) -> Result<Vec<RichMessage>> {
         Ok(self
-            .scan(&keys::rich_messages(tenant), None, usize::MAX)?
+            .scan_records(&keys::rich_messages(tenant))?
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .map(|(_, v)| v)
             .collect())
     }
 
