@@ -628,6 +628,10 @@ fn arb_content() -> impl Strategy<Value = Content> {
         })
 }
 
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn check_choices(sent: &[Choice], limits: Option<ChoiceLimits>) -> Result<(), TestCaseError> {
     if sent.is_empty() {
         return Ok(());
@@ -641,8 +645,26 @@ fn check_choices(sent: &[Choice], limits: Option<ChoiceLimits>) -> Result<(), Te
     Ok(())
 }
 
+fn property_config() -> ProptestConfig {
+    let defaults = ProptestConfig::default();
+    let mut config = ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            defaults.cases
+        } else {
+            300
+        },
+        ..defaults
+    };
+    if std::env::var_os("INLET_PROPTEST_RANDOM").is_none() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x1A1E7);
+    }
+    config
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    // A fixed seed keeps CI reproducible; explore with more cases and fresh seeds by setting
+    // `PROPTEST_CASES` and `INLET_PROPTEST_RANDOM=1` (see docs/rich-content.md).
+    #![proptest_config(property_config())]
 
     #[test]
     fn output_never_exceeds_a_declared_limit(content in arb_content(), caps in arb_caps()) {
@@ -697,8 +719,11 @@ proptest! {
             let offered = offered.ok_or_else(|| TestCaseError::fail(format!("choice {} not offered", choice.id)))?;
             match offered.number {
                 Some(n) => {
-                    let line = format!("{n}. {}", choice.title);
-                    prop_assert!(text.contains(&line), "numbered line `{}` missing", line);
+                    // A numbered line longer than a whole message is split at a word
+                    // boundary, which may change the run of spaces there: compare with
+                    // whitespace collapsed.
+                    let line = collapse(&format!("{n}. {}", choice.title));
+                    prop_assert!(collapse(&text).contains(&line), "numbered line `{}` missing", line);
                 }
                 None => {
                     prop_assert!(sent.iter().any(|s| s.id == offered.payload));
