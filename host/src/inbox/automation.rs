@@ -61,6 +61,13 @@ impl Inbox {
         Ok(())
     }
 
+    /// Write several records in one commit: all land or none.
+    pub fn put_records<T: Serialize>(&self, records: &[(Vec<u8>, &T)]) -> Result<()> {
+        let ops = records.iter().map(|(k, v)| put(k.clone(), *v)).collect();
+        self.commit.commit(ops)?;
+        Ok(())
+    }
+
     pub fn delete_record(&self, key: Vec<u8>) -> Result<()> {
         self.commit.commit(vec![Op::Delete(key)])?;
         Ok(())

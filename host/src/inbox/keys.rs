@@ -171,8 +171,13 @@ pub fn script_version(t: &str, id: &str, version: u32) -> Vec<u8> {
 pub fn script_versions(t: &str, id: &str) -> Vec<u8> {
     prefix(&["T", t, "script", id])
 }
-pub fn scripts(t: &str) -> Vec<u8> {
-    prefix(&["T", t, "script"])
+/// A copy of each script's newest version, written with it, so the engine and the admin API
+/// read one record instead of every version.
+pub fn script_latest(t: &str, id: &str) -> Vec<u8> {
+    join(&["T", t, "script-latest", id])
+}
+pub fn scripts_latest(t: &str) -> Vec<u8> {
+    prefix(&["T", t, "script-latest"])
 }
 /// A case's running script (its version, position and wake-up time).
 pub fn script_run(t: &str, case_id: &str) -> Vec<u8> {

@@ -70,10 +70,13 @@ pub fn save(
         steps: draft.steps,
         created_ms: now_ms(),
     };
-    inbox.put_record(
-        keys::script_version(tenant, &version.id, version.version),
-        &version,
-    )?;
+    inbox.put_records(&[
+        (
+            keys::script_version(tenant, &version.id, version.version),
+            &version,
+        ),
+        (keys::script_latest(tenant, &version.id), &version),
+    ])?;
     Ok(version)
 }
 
@@ -86,8 +89,9 @@ pub fn versions(inbox: &Inbox, tenant: &str, id: &str) -> Result<Vec<ScriptVersi
         .collect())
 }
 
+/// The newest version (one read: `save` keeps a copy of it under `script_latest`).
 pub fn latest(inbox: &Inbox, tenant: &str, id: &str) -> Result<Option<ScriptVersion>> {
-    Ok(versions(inbox, tenant, id)?.pop())
+    inbox.get_record(&keys::script_latest(tenant, id))
 }
 
 pub fn version(inbox: &Inbox, tenant: &str, id: &str, v: u32) -> Result<Option<ScriptVersion>> {
@@ -96,14 +100,11 @@ pub fn version(inbox: &Inbox, tenant: &str, id: &str, v: u32) -> Result<Option<S
 
 /// The newest version of every script of the tenant.
 pub fn list(inbox: &Inbox, tenant: &str) -> Result<Vec<ScriptVersion>> {
-    let mut out: Vec<ScriptVersion> = Vec::new();
-    for (_, v) in inbox.scan_records::<ScriptVersion>(&keys::scripts(tenant))? {
-        match out.last_mut() {
-            Some(last) if last.id == v.id => *last = v,
-            _ => out.push(v),
-        }
-    }
-    Ok(out)
+    Ok(inbox
+        .scan_records::<ScriptVersion>(&keys::scripts_latest(tenant))?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
 }
 
 /// A channel's default skill and default script must exist in its tenant.
