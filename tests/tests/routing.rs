@@ -473,3 +473,110 @@ async fn a_bad_script_is_refused_with_a_pointer_to_each_bad_field_and_a_good_one
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_script_is_gone_for_new_cases_but_a_channels_default_script_cannot_be_retired(
+) -> anyhow::Result<()> {
+    let Setup {
+        tg: _tg,
+        sms: _sms,
+        inlet,
+    } = setup().await?;
+    let (s, e) = inlet.api(Method::DELETE, "/scripts/welcome", None).await?;
+    assert_eq!(s, 409, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("tg") && msg.contains("sms"),
+        "names the channels: {e}"
+    );
+    let body = json!({"id": "vip", "steps": [{"action": "tag", "tags": ["vip"]}]});
+    ok(&inlet, Method::POST, "/scripts", body.clone()).await?;
+    let sam = agent_token(
+        &inlet,
+        json!({"id": "sam", "name": "Sam", "channels": ["tg"], "skills": ["support"]}),
+    )
+    .await?;
+    let (s, _) = inlet
+        .api_as(&sam, Method::DELETE, "/scripts/vip", None)
+        .await?;
+    assert_eq!(s, 403, "agents cannot retire scripts");
+    let (s, gone) = inlet.api(Method::DELETE, "/scripts/vip", None).await?;
+    assert_eq!((s, gone["deleted"].clone()), (200, json!("vip")), "{gone}");
+    let (s, _) = inlet.api(Method::GET, "/scripts/vip", None).await?;
+    assert_eq!(s, 404);
+    let (s, _) = inlet.api(Method::DELETE, "/scripts/vip", None).await?;
+    assert_eq!(s, 404);
+    let (_, list) = inlet.api(Method::GET, "/scripts", None).await?;
+    let ids: Vec<Value> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!("welcome")], "{list}");
+    // Created again, it continues its numbering: version 1 stays for cases still running it.
+    let (s, again) = inlet.api(Method::POST, "/scripts", Some(body)).await?;
+    assert_eq!((s, again["version"].clone()), (201, json!(2)), "{again}");
+    let (_, read) = inlet.api(Method::GET, "/scripts/vip", None).await?;
+    assert_eq!(read["versions"].as_array().map(Vec::len), Some(2), "{read}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_agent_hands_their_case_to_the_next_available_agent_and_their_token_stops_working(
+) -> anyhow::Result<()> {
+    let Setup {
+        tg,
+        sms: _sms,
+        inlet,
+    } = setup().await?;
+    let ann = agent_token(&inlet, json!({"id": "ann", "name": "Ann", "channels": ["tg"], "skills": ["support"], "proficiency": {"support": 9}})).await?;
+    let bob = agent_token(&inlet, json!({"id": "bob", "name": "Bob", "channels": ["tg"], "skills": ["support"], "proficiency": {"support": 3}})).await?;
+    for (token, id) in [(&ann, "ann"), (&bob, "bob")] {
+        let (s, a) = inlet
+            .api_as(
+                token,
+                Method::POST,
+                &format!("/agents/{id}/state"),
+                Some(json!({"state": "available"})),
+            )
+            .await?;
+        assert_eq!(s, 200, "{a}");
+    }
+    let update = tg.update_text(5101, CHAT, CHAT, "Ada", "My router blinks red");
+    assert_eq!(
+        tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update)
+            .await?
+            .0,
+        200
+    );
+    let case = only_case(&inlet, "tg").await?;
+    until(&inlet, &format!("/cases/{case}"), |v| {
+        v["case"]["assignee"] == "ann"
+    })
+    .await?;
+    let (s, _) = inlet
+        .api_as(&bob, Method::DELETE, "/agents/ann", None)
+        .await?;
+    assert_eq!(s, 403, "agents cannot remove agents");
+
+    let (s, gone) = inlet.api(Method::DELETE, "/agents/ann", None).await?;
+    assert_eq!((s, gone["deleted"].clone()), (200, json!("ann")), "{gone}");
+    until(&inlet, &format!("/cases/{case}"), |v| {
+        v["case"]["assignee"] == "bob"
+    })
+    .await?;
+    let (s, e) = inlet.api_as(&ann, Method::GET, "/cases", None).await?;
+    assert_eq!(s, 401, "the removed agent's token is revoked: {e}");
+    let (_, agents) = inlet.api(Method::GET, "/agents", None).await?;
+    let ids: Vec<Value> = agents
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!("bob")], "{agents}");
+    let (s, _) = inlet.api(Method::DELETE, "/agents/ann", None).await?;
+    assert_eq!(s, 404);
+    Ok(())
+}

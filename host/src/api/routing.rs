@@ -1,4 +1,5 @@
-//! The routing and automation API: scripts (create, edit = new version, read), SLA policies,
+//! The routing and automation API: scripts (create, edit = new version, read, retire), agent
+//! removal, SLA policies,
 //! queue figures, agents' state and load, "take next", transfer, and moderation of public
 //! content (hide, delete, like) under the agent's `moderate` permission.
 
@@ -23,7 +24,7 @@ const MAX_JSON: usize = 256 * 1024;
 /// The routes this module serves (see `ROUTES`).
 pub fn owns(pattern: &str) -> bool {
     pattern.starts_with("/api/v1/scripts")
-        || pattern.starts_with("/api/v1/agents/{agent_id}/")
+        || pattern.starts_with("/api/v1/agents/{agent_id}")
         || pattern.ends_with("/transfer")
         || pattern.ends_with("/moderate")
         || matches!(
@@ -117,7 +118,7 @@ pub async fn handle(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             })?
             .map_err(save_error)?;
-            let status = if saved.version == 1 {
+            let status = if method == "POST" {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
@@ -127,15 +128,32 @@ pub async fn handle(
         ("GET", "/api/v1/scripts/{script_id}") => {
             p.require_supervisor()?;
             let wanted = id.clone();
-            let versions = blocking(move || crate::scripts::versions(&inbox, &t, &id)).await?;
-            let latest = versions
-                .last()
-                .cloned()
-                .ok_or_else(|| ApiError::not_found(format!("no script `{wanted}`")))?;
+            let (latest, versions) = blocking(move || {
+                Ok((
+                    crate::scripts::latest(&inbox, &t, &id)?,
+                    crate::scripts::versions(&inbox, &t, &id)?,
+                ))
+            })
+            .await?;
+            let latest =
+                latest.ok_or_else(|| ApiError::not_found(format!("no script `{wanted}`")))?;
             Ok(json_response(
                 StatusCode::OK,
                 &json!({"script": latest, "versions": versions.iter().map(|v| json!({"version": v.version, "created_ms": v.created_ms})).collect::<Vec<_>>()}),
             ))
+        }
+        ("DELETE", "/api/v1/scripts/{script_id}") => {
+            p.require_admin()?;
+            let deleted = id.clone();
+            blocking(move || crate::scripts::delete(&inbox, &t, &id)).await?;
+            Ok(json_response(StatusCode::OK, &json!({"deleted": deleted})))
+        }
+        ("DELETE", "/api/v1/agents/{agent_id}") => {
+            p.require_admin()?;
+            let routing = app.routing.clone();
+            let deleted = id.clone();
+            blocking(move || routing.remove_agent(&t, &id)).await?;
+            Ok(json_response(StatusCode::OK, &json!({"deleted": deleted})))
         }
         ("GET", "/api/v1/sla-policies") => {
             p.require_supervisor()?;

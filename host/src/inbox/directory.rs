@@ -322,6 +322,21 @@ impl Inbox {
         self.scan_values(&keys::agents(tenant), usize::MAX)
     }
 
+    /// Delete an agent's record and every API token that acts as them, in one commit.
+    /// Their cases are not touched here: routing requeues them first (`Routing::remove_agent`).
+    pub fn delete_agent(&self, tenant: &str, id: &str) -> Result<()> {
+        let mut ops = vec![Op::Delete(keys::agent(tenant, id))];
+        for (k, v) in self.scan(&keys::tokens(), None, usize::MAX)? {
+            if serde_json::from_slice::<TokenRecord>(&v)
+                .is_ok_and(|t| t.tenant == tenant && t.agent.as_deref() == Some(id))
+            {
+                ops.push(Op::Delete(k));
+            }
+        }
+        self.commit.commit(ops)?;
+        Ok(())
+    }
+
     pub fn put_skill(&self, skill: &Skill) -> Result<()> {
         if !valid_id(&skill.id) {
             return Err(InboxError::Invalid(format!(

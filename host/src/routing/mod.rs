@@ -262,6 +262,18 @@ impl Routing {
         Ok(agent)
     }
 
+    /// Delete an agent: their cases go back to the queue and on to the next available agent
+    /// (as when they go offline), the router forgets them, and their record and API tokens
+    /// are deleted.
+    pub fn remove_agent(&self, tenant: &str, agent_id: &str) -> Result<()> {
+        self.set_state(tenant, agent_id, AgentState::Offline)?;
+        {
+            let mut tenants = self.lock();
+            self.router(&mut tenants, tenant)?.remove_agent(agent_id);
+        }
+        self.inbox.delete_agent(tenant, agent_id)
+    }
+
     /// Pull: the agent takes the most urgent queued case it may handle.
     pub fn take_next(&self, tenant: &str, agent_id: &str) -> Result<Option<Case>> {
         let mut tenants = self.lock();

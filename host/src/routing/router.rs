@@ -99,6 +99,12 @@ impl Router {
         self.reready(&id);
     }
 
+    /// Forget an agent (deleted): they are offered nothing more.
+    pub fn remove_agent(&mut self, id: &str) {
+        self.unready(id);
+        self.agents.remove(id);
+    }
+
     pub fn agent(&self, id: &str) -> Option<&Agent> {
         self.agents.get(id).map(|s| &s.agent)
     }

@@ -60,10 +60,18 @@ pub fn save(
         (Some(id), None) => return Err(InboxError::NotFound(format!("no script `{id}`")).into()),
         _ => {}
     }
+    // A script re-created after `delete` continues its numbering: the old versions stay
+    // stored for the cases still running them.
+    let previous = match latest {
+        Some(l) => l.version,
+        None => versions(inbox, tenant, &draft.id)?
+            .last()
+            .map_or(0, |v| v.version),
+    };
     let version = ScriptVersion {
         id: draft.id.clone(),
         tenant: tenant.to_string(),
-        version: latest.map_or(1, |l| l.version + 1),
+        version: previous + 1,
         name: draft.name,
         trigger: draft.trigger,
         business_hours: draft.business_hours,
@@ -78,6 +86,28 @@ pub fn save(
         (keys::script_latest(tenant, &version.id), &version),
     ])?;
     Ok(version)
+}
+
+/// Retire a script: triggers and new cases no longer find it, while cases running one of its
+/// versions finish on that version (versions stay stored). Refused while a channel names it
+/// as its default script.
+pub fn delete(inbox: &Inbox, tenant: &str, id: &str) -> Result<()> {
+    if latest(inbox, tenant, id)?.is_none() {
+        return Err(InboxError::NotFound(format!("no script `{id}`")));
+    }
+    let users: Vec<String> = inbox
+        .channels(tenant)?
+        .into_iter()
+        .filter(|c| c.default_script == id)
+        .map(|c| c.id)
+        .collect();
+    if !users.is_empty() {
+        return Err(InboxError::Conflict(format!(
+            "script `{id}` is the default script of channel {}: give it another default_script first",
+            users.join(", ")
+        )));
+    }
+    inbox.delete_record(keys::script_latest(tenant, id))
 }
 
 /// Every version of a script, oldest first.
