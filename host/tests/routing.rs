@@ -571,3 +571,46 @@ fn a_vip_customer_is_handed_to_the_vip_team_and_only_its_members_get_the_case() 
     w.set_state("star", AgentState::Available);
     assert_eq!(w.case(&vip).assignee.as_deref(), Some("star"));
 }
+
+#[test]
+fn a_message_stored_just_before_a_crash_still_gets_the_after_hours_reply_after_the_restart_and_only_once(
+) {
+    let w = World::new();
+    w.script(after_hours_script());
+    let wa = w.channel("wa", "whatsapp", "after-hours");
+    // The message is durable, then the server dies before automation saw the new case.
+    let event = InboundEvent::Message(InboundMessage {
+        provider_id: "m-crash".into(),
+        conversation: "+49".into(),
+        contact: Contact {
+            id: "+49".into(),
+            display_name: Some("Night owl".into()),
+            handle: None,
+            locale: None,
+        },
+        text: Some("anyone there?".into()),
+        attachments: Vec::new(),
+        reply_to: None,
+        timestamp_ms: w.clock.now_ms(),
+    });
+    let case = w.inbox.ingest(&wa, vec![event]).expect("ingest").cases[0].clone();
+    assert!(w.bot_replies(&case).is_empty(), "automation has not run");
+    let w = w.restart();
+    w.settle();
+    let replies = w.bot_replies(&case);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].1.starts_with("We are closed."), "{replies:?}");
+    assert!(w.case(&case).tags.contains(&"after-hours".to_string()));
+    assert!(
+        w.engine.run_of(T, &case).expect("run").is_some(),
+        "waiting for 08:00"
+    );
+    // A second restart neither answers again nor forgets the wait.
+    let w = w.restart();
+    w.settle();
+    assert_eq!(w.bot_replies(&case).len(), 1);
+    w.agent("ann", &[("whatsapp", 5)], 3, AgentState::Available);
+    assert_eq!(w.case(&case).assignee, None, "still after hours");
+    w.at(TUESDAY_22_00 + 11 * HOUR);
+    assert_eq!(w.case(&case).assignee.as_deref(), Some("ann"), "08:00");
+}

@@ -337,6 +337,7 @@ impl Inbox {
             ),
         };
         if old.is_none() {
+            ops.push(put(keys::automation_pending(t, &case.id), &channel.id));
             live.push(self.live_event(
                 t,
                 "case-created",

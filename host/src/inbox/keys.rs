@@ -179,6 +179,14 @@ pub fn script_latest(t: &str, id: &str) -> Vec<u8> {
 pub fn scripts_latest(t: &str) -> Vec<u8> {
     prefix(&["T", t, "script-latest"])
 }
+/// A new case whose default script has not started yet: written with the case, deleted once
+/// the script runs, so a crash in between starts it on restart (`Engine::rebuild`).
+pub fn automation_pending(t: &str, case_id: &str) -> Vec<u8> {
+    join(&["T", t, "automation-pending", case_id])
+}
+pub fn automation_pendings(t: &str) -> Vec<u8> {
+    prefix(&["T", t, "automation-pending"])
+}
 /// A case's running script (its version, position and wake-up time).
 pub fn script_run(t: &str, case_id: &str) -> Vec<u8> {
     join(&["T", t, "script-run", case_id])

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::model::*;
 use crate::inbox::{
-    keys, Author, Case, Contact, Inbox, InboxError, LiveEvent, ReplyRequest, Result,
+    keys, Author, Case, CaseStatus, Contact, Inbox, InboxError, LiveEvent, ReplyRequest, Result,
 };
 use crate::routing::Routing;
 
@@ -53,18 +53,67 @@ impl Engine {
     }
 
     /// Rebuild routing and the timers of parked runs from the store.
+    ///
+    /// Automation that a crash interrupted is finished here: a new case whose default script
+    /// never started gets it now, and a run that was between two steps continues from the
+    /// last step it recorded (steps are at least once: the one in flight may run again).
     pub fn rebuild(&self) -> Result<()> {
         self.routing.rebuild()?;
-        let mut timers = self.timers.lock().unwrap_or_else(|p| p.into_inner());
-        timers.clear();
-        for t in self.inbox.tenants()? {
-            for (k, run) in self.inbox.scan_records::<Run>(&keys::script_runs(&t.id))? {
-                if let Some(wake) = run.wake_ms {
-                    timers.insert((wake, t.id.clone(), keys::last_part(&k)));
+        let mut interrupted = Vec::new();
+        {
+            let mut timers = self.timers.lock().unwrap_or_else(|p| p.into_inner());
+            timers.clear();
+            for t in self.inbox.tenants()? {
+                for (k, run) in self.inbox.scan_records::<Run>(&keys::script_runs(&t.id))? {
+                    match run.wake_ms {
+                        Some(wake) => {
+                            timers.insert((wake, t.id.clone(), keys::last_part(&k)));
+                        }
+                        None => interrupted.push((t.id.clone(), keys::last_part(&k), run)),
+                    }
                 }
             }
         }
+        let tenants = self.inbox.tenants()?;
+        let _one = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        // Marks first: a marked case that already has a run only loses its mark here, and the
+        // run continues below.
+        for t in tenants {
+            for (k, channel) in self
+                .inbox
+                .scan_records::<String>(&keys::automation_pendings(&t.id))?
+            {
+                let case = keys::last_part(&k);
+                tracing::info!(tenant = %t.id, case, "automation: starting a default script a restart interrupted");
+                self.start_default(&t.id, &case, &channel)?;
+            }
+        }
+        for (tenant, case, run) in interrupted {
+            tracing::info!(tenant, case, script = %run.script, pc = run.pc, "automation: continuing a run a restart interrupted");
+            self.resume(&tenant, &case, run, false)?;
+        }
         Ok(())
+    }
+
+    /// A case a customer opened: run its channel's default script exactly once. The pending
+    /// mark is written with the case and cleared here, so neither a crash nor an event seen
+    /// twice (live, then again by `rebuild`) starts it twice. Cases an agent opened
+    /// (proactive conversations) carry no mark and run no default script.
+    fn start_default(&self, tenant: &str, case: &str, channel: &str) -> Result<()> {
+        let pending = keys::automation_pending(tenant, case);
+        if self.inbox.get_record::<String>(&pending)?.is_none() {
+            return Ok(());
+        }
+        let active = self
+            .inbox
+            .case(tenant, case)
+            .is_ok_and(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed));
+        if active && self.run_of(tenant, case)?.is_none() {
+            if let Some(ch) = self.inbox.channel(tenant, channel)? {
+                self.start(tenant, case, &ch.default_script)?;
+            }
+        }
+        self.inbox.delete_record(pending)
     }
 
     /// The run a case is in, if any.
@@ -78,11 +127,7 @@ impl Engine {
         {
             let _one = self.running.lock().unwrap_or_else(|p| p.into_inner());
             match ev.kind {
-                "case-created" => {
-                    if let Some(ch) = self.inbox.channel(t, &ev.channel)? {
-                        self.start(t, &ev.case_id, &ch.default_script)?;
-                    }
-                }
+                "case-created" => self.start_default(t, &ev.case_id, &ev.channel)?,
                 "message-created" if ev.detail["direction"] == "inbound" => {
                     match self.run_of(t, &ev.case_id)? {
                         Some(run) if run.waiting == Some(WaitUntil::Inbound) => {
@@ -264,6 +309,9 @@ impl Engine {
                         tracing::warn!(tenant, case = case_id, script = %script.id, version = script.version, pc = run.pc, "script step failed: {e}");
                     }
                     run.pc += 1;
+                    // Record the progress, so a restart continues after this step.
+                    self.inbox
+                        .put_record(keys::script_run(tenant, case_id), &run)?;
                 }
             }
         }
