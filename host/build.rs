@@ -13,6 +13,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("inlet-plugin-telegram", "telegram"),
     ("inlet-plugin-twilio", "twilio-sms"),
     ("inlet-plugin-whatsapp", "whatsapp"),
+    ("inlet-plugin-messenger", "messenger"),
 ];
 
 fn main() {

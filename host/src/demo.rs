@@ -1,20 +1,25 @@
 //! The demo a newcomer gets from `inlet serve` without a config: the bundled Telegram Bot API,
-//! Twilio and WhatsApp Cloud API simulators run in-process, a Telegram, an SMS and a WhatsApp
-//! channel point at them, and a simulated customer writes in on each, so the inbox has cases
-//! to work from the first second.
+//! Twilio, WhatsApp Cloud API and Messenger Send API simulators run in-process, a Telegram, an
+//! SMS, a WhatsApp and a Messenger channel point at them, and a simulated customer writes in on
+//! each, so the inbox has cases to work from the first second.
 //! Replies sent through the API really travel through the plugins to the simulators.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use inlet_simulators::{TelegramSim, TwilioSim, WhatsAppSim};
+use inlet_simulators::{MessengerSim, TelegramSim, TwilioSim, WhatsAppSim};
 
 use crate::app::App;
 use crate::config::{ChannelEntry, Config};
 
 /// The channels the demo creates.
-pub const CHANNEL_IDS: [&str; 3] = ["telegram-demo", "sms-demo", "whatsapp-demo"];
+pub const CHANNEL_IDS: [&str; 4] = [
+    "telegram-demo",
+    "sms-demo",
+    "whatsapp-demo",
+    "messenger-demo",
+];
 pub const TELEGRAM_TOKEN: &str = "424242:DEMO-bot-token";
 pub const TELEGRAM_SECRET: &str = "demo-webhook-secret";
 pub const TELEGRAM_CHAT: i64 = 100200300;
@@ -27,11 +32,17 @@ pub const WHATSAPP_APP_SECRET: &str = "demo-meta-app-secret";
 pub const WHATSAPP_VERIFY: &str = "demo-verify-token";
 pub const WHATSAPP_NUMBER_ID: &str = "106540352242922";
 pub const WHATSAPP_CUSTOMER: &str = "4915123456789";
+pub const MESSENGER_TOKEN: &str = "EAAB-demo-page-access-token";
+pub const MESSENGER_APP_SECRET: &str = "demo-meta-app-secret-messenger";
+pub const MESSENGER_VERIFY: &str = "demo-verify-token-messenger";
+pub const MESSENGER_PAGE_ID: &str = "1477413399174235";
+pub const MESSENGER_CUSTOMER: &str = "6712934056201763";
 
 pub struct Demo {
     pub telegram: TelegramSim,
     pub twilio: TwilioSim,
     pub whatsapp: WhatsAppSim,
+    pub messenger: MessengerSim,
 }
 
 impl Demo {
@@ -45,9 +56,12 @@ impl Demo {
             WhatsAppSim::start(WHATSAPP_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_NUMBER_ID).await?;
         // An approved template, for answering after the 24-hour window.
         whatsapp.register_template("order_update", "en_US", 2);
+        let messenger =
+            MessengerSim::start(MESSENGER_TOKEN, MESSENGER_APP_SECRET, MESSENGER_PAGE_ID).await?;
         let tg = telegram.base_url();
         let tw = twilio.base_url();
         let wa = whatsapp.base_url();
+        let fb = messenger.base_url();
         let entry = |id: &str, plugin: &str, config: &[(&str, &str)], egress: &str| ChannelEntry {
             id: id.into(),
             plugin: plugin.into(),
@@ -95,11 +109,24 @@ impl Demo {
             ],
             &wa,
         ));
-        tracing::info!(telegram = %tg, twilio = %tw, whatsapp = %wa, "demo: provider simulators running");
+        config.channels.push(entry(
+            "messenger-demo",
+            "messenger",
+            &[
+                ("access_token", MESSENGER_TOKEN),
+                ("app_secret", MESSENGER_APP_SECRET),
+                ("verify_token", MESSENGER_VERIFY),
+                ("page_id", MESSENGER_PAGE_ID),
+                ("api_base", &fb),
+            ],
+            &fb,
+        ));
+        tracing::info!(telegram = %tg, twilio = %tw, whatsapp = %wa, messenger = %fb, "demo: provider simulators running");
         Ok(Self {
             telegram,
             twilio,
             whatsapp,
+            messenger,
         })
     }
 
@@ -125,6 +152,12 @@ impl Demo {
             "Grace",
             "Hallo! Can I still change the size of my order 4711?",
         );
+        let messenger = inlet_simulators::whatsapp::meta_json(&self.messenger.text_message(
+            MESSENGER_CUSTOMER,
+            "Hi, the jacket I ordered is too small. Can I exchange it?",
+        ));
+        let fb_signature =
+            inlet_simulators::whatsapp::signature(MESSENGER_APP_SECRET, messenger.as_bytes());
         let wa_url = format!("{}/webhooks/whatsapp-demo", app.public_base_url);
         let wa_signature = inlet_simulators::whatsapp::signature(
             WHATSAPP_APP_SECRET,
@@ -143,6 +176,21 @@ impl Demo {
                 Err(e) => tracing::warn!("demo: WhatsApp delivery failed: {e}"),
             }
             let base = app.public_base_url.clone();
+            // As Meta delivers for a Page: JSON signed with the app secret.
+            let fb_headers = [
+                ("content-type", "application/json"),
+                ("x-hub-signature-256", fb_signature.as_str()),
+            ];
+            match inlet_simulators::post(
+                &format!("{base}/webhooks/messenger-demo"),
+                &fb_headers,
+                messenger,
+            )
+            .await
+            {
+                Ok((status, _, _)) => tracing::info!(status, "demo: a customer wrote on Messenger"),
+                Err(e) => tracing::warn!("demo: Messenger delivery failed: {e}"),
+            }
             // As Telegram delivers: JSON with the secret-token header.
             let tg_headers = [
                 ("content-type", "application/json"),

@@ -200,3 +200,26 @@ pub fn twilio_channel(
         &[&base],
     )
 }
+
+/// A Messenger channel `id` pointed at `sim` (Page token from the simulator), webhooks signed
+/// with `app_secret` and verified with `verify_token`.
+pub fn messenger_channel(
+    id: &str,
+    sim: &inlet_simulators::MessengerSim,
+    app_secret: &str,
+    verify_token: &str,
+) -> ChannelSpec {
+    let base = sim.base_url();
+    channel(
+        id,
+        "messenger",
+        &[
+            ("access_token", sim.access_token()),
+            ("app_secret", app_secret),
+            ("verify_token", verify_token),
+            ("page_id", sim.page_id()),
+            ("api_base", &base),
+        ],
+        &[&base],
+    )
+}

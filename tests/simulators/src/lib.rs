@@ -7,14 +7,17 @@
 //!
 //! - [`telegram::TelegramSim`]: Telegram Bot API.
 //! - [`twilio::TwilioSim`]: Twilio Programmable Messaging (SMS/MMS).
+//! - [`messenger::MessengerSim`]: Facebook Messenger Send API (Graph `me/messages`).
 //! - [`whatsapp::WhatsAppSim`]: WhatsApp Business Cloud API (Graph `messages`).
 //! - [`server`]: the shared scaffold (HTTP server, fault injection, a small HTTP client).
 
+pub mod messenger;
 pub mod server;
 pub mod telegram;
 pub mod twilio;
 pub mod whatsapp;
 
+pub use messenger::{MessengerSim, SentMessenger};
 pub use server::{form_decode, form_encode, post, request, Fault, HttpResponse};
 pub use telegram::{SentMessage, TelegramSim};
 pub use twilio::{SentSms, TwilioSim};
