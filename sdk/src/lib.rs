@@ -10,12 +10,14 @@
 //! The generated bindings stay private (`mod wit`); this crate re-exports the contract's data
 //! types and wraps the host imports in small modules: [`http`], [`config`], [`kv`], [`log`].
 //! Helpers every plugin needs live here once: constant-time signature checks ([`signature`]),
-//! JSON and form bodies ([`body`]), error constructors.
+//! JSON and form bodies ([`body`]), error constructors, and Meta's webhook handshake,
+//! signature and Graph errors for the plugins on Meta's platform ([`meta`]).
 //!
 //! The export macro stamps [`CONTRACT_VERSION`] into the component's custom section
 //! `inlet:contract-version`, so the host can refuse an incompatible plugin before compiling it.
 
 pub mod body;
+pub mod meta;
 pub mod signature;
 
 mod wit {

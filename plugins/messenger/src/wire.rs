@@ -7,6 +7,7 @@
 //! watermark into receipts for our message ids needs the ids the plugin sent, which `lib.rs`
 //! keeps in the channel's key-value store and hands to [`watermark_receipts`].
 
+use inlet_sdk::meta::GraphError;
 use inlet_sdk::{
     Attachment, Card, ChannelError, Choice, Content, DeliveryStatus, InboundEvent, InboundMessage,
     ListPicker, MediaKind, OutboundMessage, Postback, Receipt, Result, Rich, RichLink, TimePicker,
@@ -665,18 +666,6 @@ pub fn outbound_payloads(message: &OutboundMessage) -> Result<Vec<Value>> {
 
 // ------------------------------------------------------------------ errors
 
-#[derive(Deserialize)]
-struct GraphErrorBody {
-    error: GraphError,
-}
-
-#[derive(Deserialize)]
-struct GraphError {
-    message: Option<String>,
-    code: Option<i64>,
-    error_subcode: Option<i64>,
-}
-
 /// Map a Graph error answer onto the contract, with the provider code attached.
 ///
 /// Retryable: 1, 2 and 1200 (temporary), HTTP 5xx → transient; 4 and 613 (and HTTP 429) →
@@ -684,27 +673,20 @@ struct GraphError {
 /// 551 (person unavailable), 10/2018278 (outside the allowed window), 190 (token), 200
 /// (permission), 100 (invalid parameter, e.g. 2018001 no matching user).
 pub fn map_error(status: u16, body: &[u8], retry_after_ms: Option<u64>) -> ChannelError {
-    let parsed: Option<GraphError> = serde_json::from_slice::<GraphErrorBody>(body)
-        .ok()
-        .map(|b| b.error);
-    let code = parsed.as_ref().and_then(|e| e.code);
-    let subcode = parsed.as_ref().and_then(|e| e.error_subcode);
-    let mut message = parsed
-        .as_ref()
-        .and_then(|e| e.message.clone())
-        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
-    if let Some(sub) = subcode {
+    let graph = GraphError::parse(body);
+    let mut message = graph.message.clone();
+    if let Some(sub) = graph.subcode {
         message = format!("{message} (subcode {sub})");
     }
     let message = format!("Messenger answered HTTP {status}: {message}");
-    let err = match (status, code) {
+    let err = match (status, graph.code) {
         (429, _) | (_, Some(4 | 613)) => ChannelError::rate_limited(message, retry_after_ms),
         (_, Some(1 | 2 | 1200)) => ChannelError::transient(message),
         (s, _) if s >= 500 => ChannelError::transient(message),
         (_, Some(190)) => ChannelError::permanent(format!("{message} (check access_token)")),
         _ => ChannelError::permanent(message),
     };
-    err.with_code(code.map_or_else(|| status.to_string(), |c| c.to_string()))
+    err.with_code(graph.provider_code(status))
 }
 
 #[cfg(test)]

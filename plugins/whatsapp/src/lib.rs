@@ -19,67 +19,20 @@ mod capabilities;
 mod wire;
 
 use inlet_sdk::http::Request;
-use inlet_sdk::signature::{self, Algorithm, Encoding};
+use inlet_sdk::meta;
 use inlet_sdk::{
     body, config, export_channel, log, Channel, ChannelError, DeliveryStatus, HttpRequest,
-    HttpResponse, Manifest, OutboundMessage, Received, Result, Sent,
+    Manifest, OutboundMessage, Received, Result, Sent,
 };
 use serde::Deserialize;
 
 const DEFAULT_API_BASE: &str = "https://graph.facebook.com";
 const DEFAULT_API_VERSION: &str = "v21.0";
-const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
 #[derive(Default)]
 struct WhatsApp;
 
 export_channel!(WhatsApp);
-
-/// The GET verification handshake Meta sends when the webhook is configured.
-fn handshake(request: &HttpRequest) -> Result<Received> {
-    let mode = request.query_param("hub.mode").unwrap_or_default();
-    if mode != "subscribe" {
-        return Err(ChannelError::bad_request(format!(
-            "GET without hub.mode=subscribe (got `{mode}`): not a Meta verification request"
-        )));
-    }
-    let expected = config::require("verify_token")?;
-    let given = request.query_param("hub.verify_token").unwrap_or_default();
-    if !signature::secrets_equal(given, &expected) {
-        return Err(ChannelError::unauthorized(
-            "hub.verify_token does not match verify_token",
-        ));
-    }
-    let challenge = request
-        .query_param("hub.challenge")
-        .ok_or_else(|| ChannelError::bad_request("verification request without hub.challenge"))?;
-    Ok(Received {
-        response: HttpResponse::text(200, challenge),
-        events: Vec::new(),
-    })
-}
-
-fn verify_signature(request: &HttpRequest) -> Result<()> {
-    let secret = config::require("app_secret")?;
-    let header = request
-        .header(SIGNATURE_HEADER)
-        .ok_or_else(|| ChannelError::unauthorized("missing X-Hub-Signature-256 header"))?;
-    let hex = header.trim().strip_prefix("sha256=").ok_or_else(|| {
-        ChannelError::unauthorized("X-Hub-Signature-256 does not start with `sha256=`")
-    })?;
-    if !signature::verify(
-        Algorithm::Sha256,
-        Encoding::Hex,
-        secret.as_bytes(),
-        &request.body,
-        hex,
-    ) {
-        return Err(ChannelError::unauthorized(
-            "X-Hub-Signature-256 does not match the body signed with app_secret",
-        ));
-    }
-    Ok(())
-}
 
 #[derive(Deserialize)]
 struct SendResponse {
@@ -110,7 +63,7 @@ impl Channel for WhatsApp {
 
     fn receive(&self, request: HttpRequest) -> Result<Received> {
         match request.method.as_str() {
-            "GET" => return handshake(&request),
+            "GET" => return meta::hub_handshake(&request),
             "POST" => {}
             other => {
                 return Err(ChannelError::bad_request(format!(
@@ -118,7 +71,7 @@ impl Channel for WhatsApp {
                 )))
             }
         }
-        verify_signature(&request)?;
+        meta::verify_hub_signature(&request)?;
         let notification: wire::Notification = body::json(&request.body)?;
         if notification.object != "whatsapp_business_account" {
             log::debug(format!(

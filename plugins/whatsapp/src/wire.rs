@@ -3,6 +3,7 @@
 //! Graph error answers mapped onto the contract. Pure functions: no host calls, so the unit
 //! tests run natively.
 
+use inlet_sdk::meta::GraphError;
 use inlet_sdk::{
     Attachment, ChannelError, Choice, Contact, Content, DeliveryStatus, ErrorDetail, InboundEvent,
     InboundMessage, ListPicker, MediaKind, OutboundMessage, Postback, Receipt, Result, Rich,
@@ -815,41 +816,18 @@ pub fn outbound_payloads(message: &OutboundMessage) -> Result<Vec<Value>> {
 
 // ------------------------------------------------------------------ errors
 
-#[derive(Deserialize)]
-struct GraphErrorBody {
-    error: GraphError,
-}
-
-#[derive(Deserialize)]
-struct GraphError {
-    message: Option<String>,
-    code: Option<i64>,
-    error_data: Option<ErrorData>,
-    is_transient: Option<bool>,
-}
-
 /// Map a Graph error answer onto the contract, with the provider code attached.
 pub fn map_error(status: u16, body: &[u8], retry_after_ms: Option<u64>) -> ChannelError {
-    let parsed: Option<GraphError> = serde_json::from_slice::<GraphErrorBody>(body)
-        .ok()
-        .map(|b| b.error);
-    let code = parsed.as_ref().and_then(|e| e.code);
-    let mut message = parsed
-        .as_ref()
-        .and_then(|e| e.message.clone())
-        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
-    if let Some(details) = parsed
-        .as_ref()
-        .and_then(|e| e.error_data.as_ref())
-        .and_then(|d| d.details.as_deref())
-    {
+    let graph = GraphError::parse(body);
+    let mut message = graph.message.clone();
+    if let Some(details) = graph.details.as_deref() {
         if !message.contains(details) {
             message = format!("{message}: {details}");
         }
     }
     let message = format!("WhatsApp answered HTTP {status}: {message}");
-    let transient = parsed.as_ref().and_then(|e| e.is_transient) == Some(true);
-    let err = match (status, code) {
+    let transient = graph.is_transient;
+    let err = match (status, graph.code) {
         (429, _) | (_, Some(4 | 80007 | 130429 | 131048 | 131056)) => {
             ChannelError::rate_limited(message, retry_after_ms)
         }
@@ -863,7 +841,7 @@ pub fn map_error(status: u16, body: &[u8], retry_after_ms: Option<u64>) -> Chann
         // 131052 media download, 100/131009 bad parameter, 132xxx template, 368 policy, ...
         _ => ChannelError::permanent(message),
     };
-    err.with_code(code.map_or_else(|| status.to_string(), |c| c.to_string()))
+    err.with_code(graph.provider_code(status))
 }
 
 #[cfg(test)]
