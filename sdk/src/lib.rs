@@ -19,6 +19,8 @@
 pub mod body;
 pub mod meta;
 pub mod signature;
+#[cfg(feature = "time")]
+pub mod slots;
 
 mod wit {
     wit_bindgen::generate!({

@@ -8,6 +8,7 @@
 //! keeps in the channel's key-value store and hands to [`watermark_receipts`].
 
 use inlet_sdk::meta::GraphError;
+use inlet_sdk::slots;
 use inlet_sdk::{
     Attachment, Card, ChannelError, Choice, Content, DeliveryStatus, InboundEvent, InboundMessage,
     ListPicker, MediaKind, OutboundMessage, Postback, Receipt, Result, Rich, RichLink, TimePicker,
@@ -483,19 +484,14 @@ pub fn time_picker(body: &str, picker: &TimePicker) -> Result<Value> {
             picker.slots.len()
         )));
     }
-    let zone = jiff::tz::TimeZone::get(&picker.time_zone).map_err(|_| {
-        ChannelError::bad_request(format!(
-            "time picker: `{}` is not an IANA time zone",
-            picker.time_zone
-        ))
-    })?;
+    let zone = slots::zone(picker)?;
     let choices = picker
         .slots
         .iter()
         .map(|slot| {
             Ok(Choice {
                 id: slot.id.clone(),
-                title: format_local(slot.start_ms, &zone)?,
+                title: slots::label(slot.start_ms, &zone)?,
                 description: None,
                 image_url: None,
                 url: None,
@@ -513,20 +509,6 @@ pub fn time_picker(body: &str, picker: &TimePicker) -> Result<Value> {
     text.push_str(&format!("\n(Times in {})", picker.time_zone));
     check_len("time picker text", &text, MAX_TEXT)?;
     Ok(json!({"text": text, "quick_replies": quick_reply_list(&choices)?}))
-}
-
-/// `Tue 24 Nov 14:00` in `zone`.
-pub fn format_local(ms: u64, zone: &jiff::tz::TimeZone) -> Result<String> {
-    let at = i64::try_from(ms)
-        .ok()
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .ok_or_else(|| {
-            ChannelError::bad_request(format!("time picker: slot start {ms} is out of range"))
-        })?;
-    Ok(at
-        .to_zoned(zone.clone())
-        .strftime("%a %d %b %H:%M")
-        .to_string())
 }
 
 fn media(attachment: &Attachment) -> Result<Value> {

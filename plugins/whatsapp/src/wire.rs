@@ -4,6 +4,7 @@
 //! tests run natively.
 
 use inlet_sdk::meta::GraphError;
+use inlet_sdk::slots;
 use inlet_sdk::{
     Attachment, ChannelError, Choice, Contact, Content, DeliveryStatus, ErrorDetail, InboundEvent,
     InboundMessage, ListPicker, MediaKind, OutboundMessage, Postback, Receipt, Result, Rich,
@@ -585,19 +586,14 @@ pub fn time_picker_as_list(body: &str, picker: &TimePicker) -> Result<Value> {
             picker.slots.len()
         )));
     }
-    let zone = jiff::tz::TimeZone::get(&picker.time_zone).map_err(|_| {
-        ChannelError::bad_request(format!(
-            "time picker: `{}` is not an IANA time zone",
-            picker.time_zone
-        ))
-    })?;
+    let zone = slots::zone(picker)?;
     let items = picker
         .slots
         .iter()
         .map(|slot| {
             Ok(Choice {
                 id: slot.id.clone(),
-                title: format_local(slot.start_ms, &zone)?,
+                title: slots::label(slot.start_ms, &zone)?,
                 description: Some(format!("{} min", slot.duration_minutes)),
                 image_url: None,
                 url: None,
@@ -620,20 +616,6 @@ pub fn time_picker_as_list(body: &str, picker: &TimePicker) -> Result<Value> {
         multi_select: false,
     };
     list_interactive(&text, &list)
-}
-
-/// `Tue 24 Nov 14:00` in `zone` (16 characters, within the 24-character row title).
-pub fn format_local(ms: u64, zone: &jiff::tz::TimeZone) -> Result<String> {
-    let at = i64::try_from(ms)
-        .ok()
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .ok_or_else(|| {
-            ChannelError::bad_request(format!("time picker: slot start {ms} is out of range"))
-        })?;
-    Ok(at
-        .to_zoned(zone.clone())
-        .strftime("%a %d %b %H:%M")
-        .to_string())
 }
 
 fn template(to: &str, reply_to: Option<&str>, t: &inlet_sdk::ProviderTemplate) -> Result<Value> {

@@ -351,9 +351,9 @@ fn a_time_picker_is_a_list_of_slots_in_the_pickers_time_zone() {
     let body = i["body"]["text"].as_str().unwrap_or_default();
     assert!(body.ends_with("(Times in Europe/Berlin)"), "{body}");
     // Summer time: 2026-07-01 13:00 UTC is 15:00 in Berlin (CEST).
-    let zone = jiff::tz::TimeZone::get("Europe/Berlin").expect("zone");
+    let zone = inlet_sdk::slots::TimeZone::get("Europe/Berlin").expect("zone");
     assert_eq!(
-        super::format_local(1_782_910_800_000, &zone).expect("time"),
+        inlet_sdk::slots::label(1_782_910_800_000, &zone).expect("time"),
         "Wed 01 Jul 15:00"
     );
 }
