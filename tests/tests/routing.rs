@@ -58,6 +58,37 @@ async fn agent_token(inlet: &Inlet, agent: Value) -> anyhow::Result<String> {
     Ok(t["token"].as_str().unwrap_or_default().to_string())
 }
 
+/// Ada writes on Telegram through the signed webhook.
+async fn customer_writes(
+    tg: &TelegramSim,
+    inlet: &Inlet,
+    id: i64,
+    text: &str,
+) -> anyhow::Result<()> {
+    let update = tg.update_text(id, CHAT, CHAT, "Ada", text);
+    let (status, body) = tg
+        .deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update)
+        .await?;
+    anyhow::ensure!(status == 200, "webhook answered {status}: {body}");
+    Ok(())
+}
+
+/// Agents set themselves available with their own tokens.
+async fn available(inlet: &Inlet, agents: &[(&str, &str)]) -> anyhow::Result<()> {
+    for (token, id) in agents {
+        let (s, a) = inlet
+            .api_as(
+                token,
+                Method::POST,
+                &format!("/agents/{id}/state"),
+                Some(json!({"state": "available"})),
+            )
+            .await?;
+        anyhow::ensure!(s == 200, "{id} available: HTTP {s}: {a}");
+    }
+    Ok(())
+}
+
 /// Ask until `check` holds (the automation runs in the background); the last answer.
 async fn until(inlet: &Inlet, path: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
     let mut last = Value::Null;
@@ -122,25 +153,9 @@ async fn a_refund_request_on_telegram_gets_the_bots_answer_and_reaches_the_billi
         json!({"id": "bob", "name": "Bob", "channels": ["tg", "sms"], "skills": ["support"]}),
     )
     .await?;
-    for (token, id) in [(&ann, "ann"), (&bob, "bob")] {
-        let (s, a) = inlet
-            .api_as(
-                token,
-                Method::POST,
-                &format!("/agents/{id}/state"),
-                Some(json!({"state": "available"})),
-            )
-            .await?;
-        assert_eq!(s, 200, "{a}");
-    }
+    available(&inlet, &[(&ann, "ann"), (&bob, "bob")]).await?;
 
-    let update = tg.update_text(5001, CHAT, CHAT, "Ada", "I want a refund for order 4711");
-    assert_eq!(
-        tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update)
-            .await?
-            .0,
-        200
-    );
+    customer_writes(&tg, &inlet, 5001, "I want a refund for order 4711").await?;
     let refund = only_case(&inlet, "tg").await?;
     let case = until(&inlet, &format!("/cases/{refund}"), |v| {
         v["case"]["assignee"] == "ann"
@@ -259,13 +274,7 @@ async fn every_permission_is_enforced_with_a_403_naming_it_and_foreign_cases_sta
         sms: _sms,
         inlet,
     } = setup().await?;
-    let update = tg.update_text(6001, CHAT, CHAT, "Ada", "hello");
-    assert_eq!(
-        tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update)
-            .await?
-            .0,
-        200
-    );
+    customer_writes(&tg, &inlet, 6001, "hello").await?;
     let case = only_case(&inlet, "tg").await?;
     let reader = agent_token(
         &inlet,
@@ -532,24 +541,8 @@ async fn a_removed_agent_hands_their_case_to_the_next_available_agent_and_their_
     } = setup().await?;
     let ann = agent_token(&inlet, json!({"id": "ann", "name": "Ann", "channels": ["tg"], "skills": ["support"], "proficiency": {"support": 9}})).await?;
     let bob = agent_token(&inlet, json!({"id": "bob", "name": "Bob", "channels": ["tg"], "skills": ["support"], "proficiency": {"support": 3}})).await?;
-    for (token, id) in [(&ann, "ann"), (&bob, "bob")] {
-        let (s, a) = inlet
-            .api_as(
-                token,
-                Method::POST,
-                &format!("/agents/{id}/state"),
-                Some(json!({"state": "available"})),
-            )
-            .await?;
-        assert_eq!(s, 200, "{a}");
-    }
-    let update = tg.update_text(5101, CHAT, CHAT, "Ada", "My router blinks red");
-    assert_eq!(
-        tg.deliver(&inlet.webhook("tg"), Some(TG_SECRET), &update)
-            .await?
-            .0,
-        200
-    );
+    available(&inlet, &[(&ann, "ann"), (&bob, "bob")]).await?;
+    customer_writes(&tg, &inlet, 5101, "My router blinks red").await?;
     let case = only_case(&inlet, "tg").await?;
     until(&inlet, &format!("/cases/{case}"), |v| {
         v["case"]["assignee"] == "ann"
