@@ -50,7 +50,7 @@ async fn the_admin_api_requires_the_bearer_token() -> anyhow::Result<()> {
         .collect();
     assert_eq!(
         ids,
-        vec!["telegram", "twilio-sms", "whatsapp"],
+        vec!["messenger", "telegram", "twilio-sms", "whatsapp"],
         "bundled plugins are loaded"
     );
     Ok(())
