@@ -128,6 +128,53 @@ impl Inlet {
         Ok((r.status, json))
     }
 
+    /// The cases the operator sees (`GET /cases`).
+    pub async fn cases(&self) -> Result<Vec<Value>> {
+        let (status, body) = self.api(Method::GET, "/cases", None).await?;
+        anyhow::ensure!(status == 200, "cases: HTTP {status}: {body}");
+        Ok(body["cases"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// A reply with the operator token (an API, that is automation, reply): status and body.
+    pub async fn reply(&self, case: &str, content: Value) -> Result<(u16, Value)> {
+        self.reply_as(ADMIN_TOKEN, case, content).await
+    }
+
+    /// A reply with `token` (an agent's token: a live agent's reply).
+    pub async fn reply_as(&self, token: &str, case: &str, content: Value) -> Result<(u16, Value)> {
+        self.api_as(
+            token,
+            Method::POST,
+            &format!("/cases/{case}/replies"),
+            Some(serde_json::json!({ "content": content })),
+        )
+        .await
+    }
+
+    /// Read the case view until `check` holds (delivery and automation run in the
+    /// background); fails after 30 s naming `what` and showing the last view.
+    pub async fn wait_for_case(
+        &self,
+        case: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let started = std::time::Instant::now();
+        loop {
+            let (_, view) = self
+                .api(Method::GET, &format!("/cases/{case}"), None)
+                .await?;
+            if check(&view) {
+                return Ok(view);
+            }
+            anyhow::ensure!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "timed out waiting for {what}: {view}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Events recorded for a channel.
     pub async fn events(&self, channel: &str) -> Result<Vec<Value>> {
         let (status, body) = self

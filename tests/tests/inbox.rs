@@ -57,28 +57,6 @@ async fn cases(inlet: &Inlet, query: &str) -> anyhow::Result<Vec<Value>> {
     Ok(body["cases"].as_array().cloned().unwrap_or_default())
 }
 
-async fn wait_for<F: Fn(&Value) -> bool>(
-    inlet: &Inlet,
-    case: &str,
-    what: &str,
-    f: F,
-) -> anyhow::Result<Value> {
-    let started = Instant::now();
-    loop {
-        let (_, view) = inlet
-            .api(Method::GET, &format!("/cases/{case}"), None)
-            .await?;
-        if f(&view) {
-            return Ok(view);
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_message_opens_a_case_and_the_agents_reply_reaches_telegram(
 ) -> anyhow::Result<()> {
@@ -110,10 +88,11 @@ async fn a_customer_message_opens_a_case_and_the_agents_reply_reaches_telegram(
         .await?;
     assert_eq!(status, 202, "{reply}");
     assert_eq!(reply["status"], "queued");
-    let view = wait_for(&inlet, &case, "the reply to be sent", |v| {
-        v["messages"][2]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the reply to be sent", |v| {
+            v["messages"][2]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].body["text"], "Sorry! It ships today.");
@@ -349,10 +328,11 @@ async fn a_failing_send_stays_visible_with_its_error_and_can_be_retried() -> any
             Some(json!({"content": {"text": "hello?"}})),
         )
         .await?;
-    let view = wait_for(&inlet, &case, "the send to fail", |v| {
-        v["messages"][1]["status"] == "failed"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the send to fail", |v| {
+            v["messages"][1]["status"] == "failed"
+        })
+        .await?;
     let failure = view["messages"][1]["failure"].as_str().unwrap_or_default();
     assert!(failure.contains("bot was blocked by the user"), "{failure}");
     sim.unblock_chat(CHAT);
@@ -364,10 +344,11 @@ async fn a_failing_send_stays_visible_with_its_error_and_can_be_retried() -> any
         )
         .await?;
     assert_eq!(status, 202);
-    wait_for(&inlet, &case, "the retried send", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "the retried send", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
 
     // Transient: the provider is down; the message waits in the outbox with its error.
     sim.set_down(true);
@@ -398,10 +379,11 @@ async fn a_failing_send_stays_visible_with_its_error_and_can_be_retried() -> any
         .await?;
     assert_eq!(view["messages"][2]["status"], "queued");
     sim.set_down(false);
-    wait_for(&inlet, &case, "delivery after recovery", |v| {
-        v["messages"][2]["status"] == "sent"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "delivery after recovery", |v| {
+            v["messages"][2]["status"] == "sent"
+        })
+        .await?;
     let (_, outbox) = inlet.api(Method::GET, "/outbox", None).await?;
     assert_eq!(outbox, json!([]));
     // Retry-after is honoured on 429 too: the send still goes through.
@@ -418,10 +400,11 @@ async fn a_failing_send_stays_visible_with_its_error_and_can_be_retried() -> any
             Some(json!({"content": {"text": "third"}})),
         )
         .await?;
-    wait_for(&inlet, &case, "delivery after 429", |v| {
-        v["messages"][3]["status"] == "sent"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "delivery after 429", |v| {
+            v["messages"][3]["status"] == "sent"
+        })
+        .await?;
     Ok(())
 }
 

@@ -37,12 +37,6 @@ async fn deliver(sim: &MessengerSim, inlet: &Inlet, notification: &Value) -> any
     Ok(())
 }
 
-async fn cases(inlet: &Inlet) -> anyhow::Result<Vec<Value>> {
-    let (status, body) = inlet.api(Method::GET, "/cases", None).await?;
-    anyhow::ensure!(status == 200, "cases: {status} {body}");
-    Ok(body["cases"].as_array().cloned().unwrap_or_default())
-}
-
 /// The customer wrote `ago_ms` ago (Meta delivers the webhook now); returns the case.
 async fn customer_wrote(
     sim: &MessengerSim,
@@ -56,20 +50,9 @@ async fn customer_wrote(
         &sim.text_message_at(CUSTOMER, text, now_ms() - ago_ms),
     )
     .await?;
-    let list = cases(inlet).await?;
+    let list = inlet.cases().await?;
     anyhow::ensure!(list.len() == 1, "one case expected: {list:?}");
     Ok(list[0]["id"].as_str().unwrap_or_default().to_string())
-}
-
-/// A reply with the operator token: an API (automation) reply.
-async fn reply(inlet: &Inlet, case: &str, content: Value) -> anyhow::Result<(u16, Value)> {
-    inlet
-        .api(
-            Method::POST,
-            &format!("/cases/{case}/replies"),
-            Some(json!({ "content": content })),
-        )
-        .await
 }
 
 /// A live agent allowed on the channel; returns their token.
@@ -91,44 +74,6 @@ async fn agent_token(inlet: &Inlet) -> anyhow::Result<String> {
         .await?;
     anyhow::ensure!(status == 201, "token: {status} {token}");
     Ok(token["token"].as_str().unwrap_or_default().to_string())
-}
-
-async fn agent_reply(
-    inlet: &Inlet,
-    token: &str,
-    case: &str,
-    content: Value,
-) -> anyhow::Result<(u16, Value)> {
-    inlet
-        .api_as(
-            token,
-            Method::POST,
-            &format!("/cases/{case}/replies"),
-            Some(json!({ "content": content })),
-        )
-        .await
-}
-
-async fn wait_for<F: Fn(&Value) -> bool>(
-    inlet: &Inlet,
-    case: &str,
-    what: &str,
-    f: F,
-) -> anyhow::Result<Value> {
-    let started = Instant::now();
-    loop {
-        let (_, view) = inlet
-            .api(Method::GET, &format!("/cases/{case}"), None)
-            .await?;
-        if f(&view) {
-            return Ok(view);
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn choices(n: usize) -> Value {
@@ -176,7 +121,7 @@ async fn a_signed_text_opens_a_case_once_and_a_bad_signature_stores_nothing() ->
     .await?;
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(inlet.events("fb").await?.is_empty());
-    assert!(cases(&inlet).await?.is_empty());
+    assert!(inlet.cases().await?.is_empty());
 
     let written = now_ms() - 90_000;
     let note = sim.text_message_at(CUSTOMER, "Wo bleibt mein Paket? 📦", written);
@@ -184,7 +129,7 @@ async fn a_signed_text_opens_a_case_once_and_a_bad_signature_stores_nothing() ->
     deliver(&sim, &inlet, &note).await?;
     // The Page's own echo is not a customer message.
     deliver(&sim, &inlet, &sim.echo(CUSTOMER, "we said this")).await?;
-    let list = cases(&inlet).await?;
+    let list = inlet.cases().await?;
     assert_eq!(list.len(), 1, "{list:?}");
     let case = list[0]["id"].as_str().unwrap_or_default();
     let (_, view) = inlet
@@ -206,12 +151,15 @@ async fn a_signed_text_opens_a_case_once_and_a_bad_signature_stores_nothing() ->
 async fn a_reply_goes_out_as_response_and_the_read_watermark_marks_it_read() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
     let case = customer_wrote(&sim, &inlet, "hello", 60_000).await?;
-    let (status, body) = reply(&inlet, &case, json!({"text": "Hi! How can I help?"})).await?;
+    let (status, body) = inlet
+        .reply(&case, json!({"text": "Hi! How can I help?"}))
+        .await?;
     assert_eq!(status, 202, "{body}");
-    let view = wait_for(&inlet, &case, "the reply to be sent", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the reply to be sent", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].psid, CUSTOMER);
@@ -221,15 +169,15 @@ async fn a_reply_goes_out_as_response_and_the_read_watermark_marks_it_read() -> 
     assert_eq!(view["messages"][1]["provider_id"], sent[0].mid);
 
     deliver(&sim, &inlet, &sim.delivery(CUSTOMER, &[&sent[0].mid])).await?;
-    wait_for(&inlet, &case, "delivered", |v| {
-        v["messages"][1]["status"] == "delivered"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "delivered", |v| {
+            v["messages"][1]["status"] == "delivered"
+        })
+        .await?;
     deliver(&sim, &inlet, &sim.read(CUSTOMER)).await?;
-    wait_for(&inlet, &case, "read", |v| {
-        v["messages"][1]["status"] == "read"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "read", |v| v["messages"][1]["status"] == "read")
+        .await?;
     Ok(())
 }
 
@@ -237,24 +185,25 @@ async fn a_reply_goes_out_as_response_and_the_read_watermark_marks_it_read() -> 
 async fn quick_replies_go_out_natively_and_more_than_13_as_numbered_text() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
     let case = customer_wrote(&sim, &inlet, "which plans are there?", 60_000).await?;
-    let (status, body) = reply(
-        &inlet,
-        &case,
-        json!({"text": "Pick one", "quick_replies": choices(13)}),
-    )
-    .await?;
+    let (status, body) = inlet
+        .reply(
+            &case,
+            json!({"text": "Pick one", "quick_replies": choices(13)}),
+        )
+        .await?;
     assert_eq!(status, 202, "{body}");
-    let (status, body) = reply(
-        &inlet,
-        &case,
-        json!({"text": "Or one of these", "quick_replies": choices(14)}),
-    )
-    .await?;
+    let (status, body) = inlet
+        .reply(
+            &case,
+            json!({"text": "Or one of these", "quick_replies": choices(14)}),
+        )
+        .await?;
     assert_eq!(status, 202, "{body}");
-    let view = wait_for(&inlet, &case, "both replies to be sent", |v| {
-        v["messages"][2]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "both replies to be sent", |v| {
+            v["messages"][2]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     assert_eq!(sent.len(), 2);
     let quick = &sent[0].message["quick_replies"];
@@ -279,10 +228,11 @@ async fn quick_replies_go_out_natively_and_more_than_13_as_numbered_text() -> an
         &sim.quick_reply(CUSTOMER, "Option 2", "opt-2"),
     )
     .await?;
-    let view = wait_for(&inlet, &case, "the tap", |v| {
-        v["messages"].as_array().map(Vec::len) == Some(4)
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the tap", |v| {
+            v["messages"].as_array().map(Vec::len) == Some(4)
+        })
+        .await?;
     assert_eq!(view["messages"][3]["postback"], "opt-2");
     assert_eq!(view["messages"][3]["text"], "Option 2");
     Ok(())
@@ -295,12 +245,13 @@ async fn a_postback_from_a_list_maps_back_to_the_option_id() -> anyhow::Result<(
     let list = json!({"text": "Which plan?", "rich": {"type": "list-picker", "title": "Plans",
         "button_label": "Choose", "multi_select": false,
         "sections": [{"title": null, "items": choices(4)}]}});
-    let (status, body) = reply(&inlet, &case, list).await?;
+    let (status, body) = inlet.reply(&case, list).await?;
     assert_eq!(status, 202, "{body}");
-    wait_for(&inlet, &case, "the list to be sent", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "the list to be sent", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     // The text, then a generic template with one postback button per row.
     assert_eq!(sent.len(), 2, "{sent:?}");
@@ -311,12 +262,13 @@ async fn a_postback_from_a_list_maps_back_to_the_option_id() -> anyhow::Result<(
     assert_eq!(button["type"], "postback");
     let tapped = button["payload"].as_str().unwrap_or_default();
     deliver(&sim, &inlet, &sim.postback(CUSTOMER, "Choose", tapped)).await?;
-    let view = wait_for(&inlet, &case, "the postback", |v| {
-        v["messages"].as_array().map(Vec::len) == Some(3)
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the postback", |v| {
+            v["messages"].as_array().map(Vec::len) == Some(3)
+        })
+        .await?;
     assert_eq!(view["messages"][2]["choices"], json!(["opt-3"]), "{view}");
-    assert_eq!(cases(&inlet).await?.len(), 1, "same case");
+    assert_eq!(inlet.cases().await?.len(), 1, "same case");
     Ok(())
 }
 
@@ -333,7 +285,9 @@ async fn three_days_on_an_agent_answers_with_the_human_agent_tag_and_a_bot_is_re
     assert_eq!(view["window"]["human_agent_tag"], "HUMAN_AGENT");
     assert_eq!(view["window"]["templates_only"], false);
 
-    let (status, body) = reply(&inlet, &case, json!({"text": "Automated follow-up"})).await?;
+    let (status, body) = inlet
+        .reply(&case, json!({"text": "Automated follow-up"}))
+        .await?;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "channel_policy");
     assert_eq!(
@@ -342,18 +296,15 @@ async fn three_days_on_an_agent_answers_with_the_human_agent_tag_and_a_bot_is_re
          may still answer (the 168-hour window for human agents is open)"
     );
 
-    let (status, body) = agent_reply(
-        &inlet,
-        &token,
-        &case,
-        json!({"text": "Sorry! Resending today."}),
-    )
-    .await?;
+    let (status, body) = inlet
+        .reply_as(&token, &case, json!({"text": "Sorry! Resending today."}))
+        .await?;
     assert_eq!(status, 202, "{body}");
-    wait_for(&inlet, &case, "the agent's reply to be sent", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "the agent's reply to be sent", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     assert_eq!(sent.len(), 1, "only the agent's reply reached Messenger");
     assert_eq!(sent[0].messaging_type, "MESSAGE_TAG");
@@ -367,8 +318,9 @@ async fn eight_days_on_even_an_agent_is_refused() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
     let token = agent_token(&inlet).await?;
     let case = customer_wrote(&sim, &inlet, "hello?", 8 * DAY_MS).await?;
-    let (status, body) =
-        agent_reply(&inlet, &token, &case, json!({"text": "Still there?"})).await?;
+    let (status, body) = inlet
+        .reply_as(&token, &case, json!({"text": "Still there?"}))
+        .await?;
     assert_eq!(status, 422, "{body}");
     assert_eq!(
         body["error"]["message"],
@@ -404,12 +356,13 @@ async fn a_permanent_refusal_fails_with_metas_reason_and_can_be_retried() -> any
     let (sim, inlet) = setup().await?;
     let case = customer_wrote(&sim, &inlet, "hi", 60_000).await?;
     sim.make_unavailable(CUSTOMER, true);
-    let (status, body) = reply(&inlet, &case, json!({"text": "Hello?"})).await?;
+    let (status, body) = inlet.reply(&case, json!({"text": "Hello?"})).await?;
     assert_eq!(status, 202, "{body}");
-    let view = wait_for(&inlet, &case, "the send to fail", |v| {
-        v["messages"][1]["status"] == "failed"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the send to fail", |v| {
+            v["messages"][1]["status"] == "failed"
+        })
+        .await?;
     let failure = view["messages"][1]["failure"].as_str().unwrap_or_default();
     assert!(failure.contains("permanent"), "{failure}");
     assert!(
@@ -428,10 +381,11 @@ async fn a_permanent_refusal_fails_with_metas_reason_and_can_be_retried() -> any
         )
         .await?;
     assert_eq!(status, 202, "{body}");
-    let view = wait_for(&inlet, &case, "the retried send", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the retried send", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     assert_eq!(view["messages"][1]["provider_id"], sim.sent()[0].mid);
     Ok(())
 }
@@ -446,7 +400,7 @@ async fn a_613_rate_limit_is_retried_and_delivered() -> anyhow::Result<()> {
             retry_after_secs: 1,
         },
     );
-    let (status, body) = reply(&inlet, &case, json!({"text": "Yes, here."})).await?;
+    let (status, body) = inlet.reply(&case, json!({"text": "Yes, here."})).await?;
     assert_eq!(status, 202, "{body}");
     let started = Instant::now();
     loop {
@@ -463,10 +417,11 @@ async fn a_613_rate_limit_is_retried_and_delivered() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let view = wait_for(&inlet, &case, "delivery after 613", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "delivery after 613", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     assert!(view["messages"][1]["failure"].is_null(), "{view}");
     assert_eq!(sim.pending_faults(), 0, "the 613 was really answered");
     assert_eq!(sim.request_count(), 2, "one refused call, one accepted");

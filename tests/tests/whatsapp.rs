@@ -55,49 +55,15 @@ async fn customer_says(sim: &WhatsAppSim, inlet: &Inlet, text: &str) -> anyhow::
         &sim.text_message(CUSTOMER, "Ada Lovelace", text),
     )
     .await?;
-    let cases = cases(inlet).await?;
+    let cases = inlet.cases().await?;
     anyhow::ensure!(cases.len() == 1, "one case expected: {cases:?}");
     Ok(cases[0]["id"].as_str().unwrap_or_default().to_string())
 }
 
-async fn cases(inlet: &Inlet) -> anyhow::Result<Vec<Value>> {
-    let (status, body) = inlet.api(Method::GET, "/cases", None).await?;
-    anyhow::ensure!(status == 200, "cases: {status} {body}");
-    Ok(body["cases"].as_array().cloned().unwrap_or_default())
-}
-
 async fn reply(inlet: &Inlet, case: &str, content: Value) -> anyhow::Result<()> {
-    let (status, body) = inlet
-        .api(
-            Method::POST,
-            &format!("/cases/{case}/replies"),
-            Some(json!({ "content": content })),
-        )
-        .await?;
+    let (status, body) = inlet.reply(case, content).await?;
     anyhow::ensure!(status == 202, "reply: {status} {body}");
     Ok(())
-}
-
-async fn wait_for<F: Fn(&Value) -> bool>(
-    inlet: &Inlet,
-    case: &str,
-    what: &str,
-    f: F,
-) -> anyhow::Result<Value> {
-    let started = Instant::now();
-    loop {
-        let (_, view) = inlet
-            .api(Method::GET, &format!("/cases/{case}"), None)
-            .await?;
-        if f(&view) {
-            return Ok(view);
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn choice(id: &str, title: &str) -> Value {
@@ -132,7 +98,7 @@ async fn a_signed_message_opens_a_case_once_even_when_meta_redelivers() -> anyho
     let note = sim.text_message(CUSTOMER, "Zoë Müller", "Wo bleibt mein Paket? 📦");
     deliver(&sim, &inlet, &note).await?;
     deliver(&sim, &inlet, &note).await?;
-    let list = cases(&inlet).await?;
+    let list = inlet.cases().await?;
     assert_eq!(list.len(), 1, "{list:?}");
     let case = list[0]["id"].as_str().unwrap_or_default();
     let (_, view) = inlet
@@ -185,7 +151,7 @@ async fn a_bad_or_missing_signature_is_401_and_nothing_is_stored() -> anyhow::Re
     .await?;
     assert_eq!(r.status, 401);
     assert!(inlet.events("wa").await?.is_empty());
-    assert!(cases(&inlet).await?.is_empty());
+    assert!(inlet.cases().await?.is_empty());
     Ok(())
 }
 
@@ -201,10 +167,11 @@ async fn an_agent_reply_with_buttons_reaches_whatsapp_and_the_tap_is_a_postback_
                "quick_replies": [choice("mon", "Monday"), choice("tue", "Tuesday")]}),
     )
     .await?;
-    let view = wait_for(&inlet, &case, "the reply to be sent", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the reply to be sent", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, CUSTOMER);
@@ -226,14 +193,15 @@ async fn an_agent_reply_with_buttons_reaches_whatsapp_and_the_tap_is_a_postback_
         "Tuesday",
     );
     deliver(&sim, &inlet, &tap).await?;
-    let view = wait_for(&inlet, &case, "the postback", |v| {
-        v["messages"].as_array().map(Vec::len) == Some(3)
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the postback", |v| {
+            v["messages"].as_array().map(Vec::len) == Some(3)
+        })
+        .await?;
     assert_eq!(view["messages"][2]["postback"], "tue");
     assert_eq!(view["messages"][2]["text"], "Tuesday");
     assert_eq!(
-        cases(&inlet).await?.len(),
+        inlet.cases().await?.len(),
         1,
         "the tap lands in the same case"
     );
@@ -250,10 +218,11 @@ async fn status_webhooks_mark_the_reply_delivered_then_read() -> anyhow::Result<
         json!({"text": "Hi! See https://example.com/help"}),
     )
     .await?;
-    wait_for(&inlet, &case, "the reply to be sent", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "the reply to be sent", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     assert_eq!(
         sent[0].body["text"]["preview_url"], true,
@@ -261,17 +230,17 @@ async fn status_webhooks_mark_the_reply_delivered_then_read() -> anyhow::Result<
     );
     let wamid = sent[0].id.clone();
     deliver(&sim, &inlet, &sim.status(&wamid, "delivered", None)).await?;
-    wait_for(&inlet, &case, "delivered", |v| {
-        v["messages"][1]["status"] == "delivered"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "delivered", |v| {
+            v["messages"][1]["status"] == "delivered"
+        })
+        .await?;
     deliver(&sim, &inlet, &sim.status(&wamid, "read", None)).await?;
     // A redelivered receipt changes nothing.
     deliver(&sim, &inlet, &sim.status(&wamid, "read", None)).await?;
-    wait_for(&inlet, &case, "read", |v| {
-        v["messages"][1]["status"] == "read"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "read", |v| v["messages"][1]["status"] == "read")
+        .await?;
     Ok(())
 }
 
@@ -302,10 +271,11 @@ async fn while_whatsapp_is_down_or_throttling_the_reply_waits_with_its_error_the
         .await?;
     assert_eq!(view["messages"][1]["status"], "queued");
     sim.set_down(false);
-    wait_for(&inlet, &case, "delivery after recovery", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    inlet
+        .wait_for_case(&case, "delivery after recovery", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
 
     sim.fail_next(
         1,
@@ -328,10 +298,11 @@ async fn while_whatsapp_is_down_or_throttling_the_reply_waits_with_its_error_the
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let view = wait_for(&inlet, &case, "delivery after 429", |v| {
-        v["messages"][2]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "delivery after 429", |v| {
+            v["messages"][2]["status"] == "sent"
+        })
+        .await?;
     assert!(view["messages"][2]["failure"].is_null(), "{view}");
     assert_eq!(sim.pending_faults(), 0, "the 429 was really hit");
     assert_eq!(sim.sent().len(), 2);
@@ -346,10 +317,11 @@ async fn a_whatsapp_reply_after_the_24_hour_window_is_refused_with_a_clear_error
     // A day and more passes without the customer writing.
     sim.close_window(CUSTOMER);
     reply(&inlet, &case, json!({"text": "Did that work out?"})).await?;
-    let view = wait_for(&inlet, &case, "the send to fail", |v| {
-        v["messages"][1]["status"] == "failed"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the send to fail", |v| {
+            v["messages"][1]["status"] == "failed"
+        })
+        .await?;
     let failure = view["messages"][1]["failure"].as_str().unwrap_or_default();
     assert!(failure.contains("131047"), "{failure}");
     assert!(failure.contains("Re-engagement message"), "{failure}");
@@ -395,20 +367,22 @@ async fn outside_the_window_an_approved_template_goes_out_and_an_unknown_one_fai
                         "parameters": ["Ada", "4711"]}})
     };
     reply(&inlet, &case, template("order_update")).await?;
-    let view = wait_for(&inlet, &case, "the template to be sent", |v| {
-        v["messages"][1]["status"] == "sent"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the template to be sent", |v| {
+            v["messages"][1]["status"] == "sent"
+        })
+        .await?;
     let sent = sim.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].kind, "template");
     assert_eq!(sent[0].body["template"]["name"], "order_update");
     assert_eq!(view["messages"][1]["provider_id"], sent[0].id);
     reply(&inlet, &case, template("not_approved")).await?;
-    let view = wait_for(&inlet, &case, "the unknown template to fail", |v| {
-        v["messages"][2]["status"] == "failed"
-    })
-    .await?;
+    let view = inlet
+        .wait_for_case(&case, "the unknown template to fail", |v| {
+            v["messages"][2]["status"] == "failed"
+        })
+        .await?;
     let failure = view["messages"][2]["failure"].as_str().unwrap_or_default();
     assert!(failure.contains("132001"), "{failure}");
     Ok(())
