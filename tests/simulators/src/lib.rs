@@ -11,6 +11,7 @@
 //! - [`whatsapp::WhatsAppSim`]: WhatsApp Business Cloud API (Graph `messages`).
 //! - [`server`]: the shared scaffold (HTTP server, fault injection, a small HTTP client).
 
+pub mod graph;
 pub mod messenger;
 pub mod server;
 pub mod telegram;

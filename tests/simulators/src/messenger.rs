@@ -14,12 +14,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::{HeaderValue, Method};
+use http::Method;
 use http_body_util::Full;
 use hyper::Response;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::graph::{chars, messages_node, str_field, GraphError};
 use crate::server::{
     json_response, lock, post, request, Control, Fault, Gate, Handler, HttpResponse, Server,
     SimRequest,
@@ -103,55 +104,9 @@ struct Inner {
     counter: u64,
 }
 
-/// A Graph API error: `{"error":{"message","type","code","error_subcode","fbtrace_id"}}`.
-#[derive(Debug)]
-struct GraphError {
-    status: u16,
-    code: u32,
-    subcode: Option<u32>,
-    message: String,
-    retry_after: Option<u64>,
-}
-
-impl GraphError {
-    fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            subcode: None,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// `(#100) …`: an invalid parameter, saying which.
-    fn param(message: impl Into<String>) -> Self {
-        Self::new(400, 100, format!("(#100) {}", message.into()))
-    }
-
-    fn subcode(mut self, subcode: u32) -> Self {
-        self.subcode = Some(subcode);
-        self
-    }
-
-    fn response(&self) -> Response<Full<Bytes>> {
-        let mut error = json!({
-            "message": self.message,
-            "type": "OAuthException",
-            "code": self.code,
-            "fbtrace_id": "AxYzMessengerSimTrace",
-        });
-        if let Some(sub) = self.subcode {
-            error["error_subcode"] = json!(sub);
-        }
-        let mut response = json_response(self.status, &json!({ "error": error }));
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
-    }
+/// `(#100) …`: an invalid parameter, saying which.
+fn param(message: impl Into<String>) -> GraphError {
+    GraphError::new(400, 100, format!("(#100) {}", message.into()))
 }
 
 fn invalid_token() -> GraphError {
@@ -180,21 +135,13 @@ fn outside_window() -> GraphError {
     .subcode(2018278)
 }
 
-fn chars(s: &str) -> usize {
-    s.chars().count()
-}
-
-fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
 /// A required, non-empty string no longer than `max`.
 fn bounded(v: &Value, key: &str, path: &str, max: usize) -> Result<String, GraphError> {
     let s = str_field(v, key)
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| GraphError::param(format!("param {path} must be non-empty.")))?;
+        .ok_or_else(|| param(format!("param {path} must be non-empty.")))?;
     if chars(s) > max {
-        return Err(GraphError::param(format!(
+        return Err(param(format!(
             "param {path} has too many characters: at most {max}, got {}.",
             chars(s)
         )));
@@ -212,9 +159,7 @@ fn optional_bounded(v: &Value, key: &str, path: &str, max: usize) -> Result<(), 
 fn url_field(v: &Value, key: &str, path: &str) -> Result<(), GraphError> {
     let url = str_field(v, key).unwrap_or_default();
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(GraphError::param(format!(
-            "param {path} must be a valid URL."
-        )));
+        return Err(param(format!("param {path} must be a valid URL.")));
     }
     Ok(())
 }
@@ -227,7 +172,7 @@ fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 
 fn validate_buttons(buttons: &[Value], path: &str) -> Result<(), GraphError> {
     if buttons.len() > MAX_BUTTONS {
-        return Err(GraphError::param(format!(
+        return Err(param(format!(
             "param {path} must have at most {MAX_BUTTONS} buttons, got {}.",
             buttons.len()
         )));
@@ -241,7 +186,7 @@ fn validate_buttons(buttons: &[Value], path: &str) -> Result<(), GraphError> {
             }
             Some("web_url") => url_field(b, "url", &format!("{at}[url]"))?,
             other => {
-                return Err(GraphError::param(format!(
+                return Err(param(format!(
                 "param {at}[type] must be one of postback, web_url, phone_number, got {other:?}."
             )))
             }
@@ -261,7 +206,7 @@ fn validate_template(payload: &Value) -> Result<(), GraphError> {
             )?;
             let buttons = array(payload, "buttons");
             if buttons.is_empty() {
-                return Err(GraphError::param(
+                return Err(param(
                     "param message[attachment][payload][buttons] must be non-empty.",
                 ));
             }
@@ -270,7 +215,7 @@ fn validate_template(payload: &Value) -> Result<(), GraphError> {
         Some("generic") => {
             let elements = array(payload, "elements");
             if elements.is_empty() || elements.len() > MAX_ELEMENTS {
-                return Err(GraphError::param(format!(
+                return Err(param(format!(
                     "param message[attachment][payload][elements] must have 1 to {MAX_ELEMENTS} \
                      elements, got {}.",
                     elements.len()
@@ -290,7 +235,7 @@ fn validate_template(payload: &Value) -> Result<(), GraphError> {
                 }
                 if let Some(action) = e.get("default_action") {
                     if str_field(action, "type") != Some("web_url") {
-                        return Err(GraphError::param(format!(
+                        return Err(param(format!(
                             "param {at}[default_action][type] must be web_url."
                         )));
                     }
@@ -300,7 +245,7 @@ fn validate_template(payload: &Value) -> Result<(), GraphError> {
             }
             Ok(())
         }
-        other => Err(GraphError::param(format!(
+        other => Err(param(format!(
             "param message[attachment][payload][template_type] {other:?} is not supported."
         ))),
     }
@@ -311,7 +256,7 @@ fn validate_message(message: &Value) -> Result<(), GraphError> {
     let attachment = message.get("attachment");
     match (text, attachment) {
         (Some(_), Some(_)) | (None, None) => {
-            return Err(GraphError::param(
+            return Err(param(
                 "message must have exactly one of text or attachment.",
             ))
         }
@@ -328,7 +273,7 @@ fn validate_message(message: &Value) -> Result<(), GraphError> {
                         }
                         (None, Some(_)) => {}
                         _ => {
-                            return Err(GraphError::param(
+                            return Err(param(
                                 "message[attachment][payload] must have exactly one of url or \
                                  attachment_id.",
                             ))
@@ -337,7 +282,7 @@ fn validate_message(message: &Value) -> Result<(), GraphError> {
                 }
                 Some("template") => validate_template(&payload)?,
                 other => {
-                    return Err(GraphError::param(format!(
+                    return Err(param(format!(
                         "param message[attachment][type] {other:?} is not supported."
                     )))
                 }
@@ -347,7 +292,7 @@ fn validate_message(message: &Value) -> Result<(), GraphError> {
     if let Some(quick) = message.get("quick_replies") {
         let quick = quick.as_array().map_or(&[][..], Vec::as_slice);
         if quick.is_empty() || quick.len() > MAX_QUICK_REPLIES {
-            return Err(GraphError::param(format!(
+            return Err(param(format!(
                 "param message[quick_replies] must have 1 to {MAX_QUICK_REPLIES} items, got {}.",
                 quick.len()
             )));
@@ -361,7 +306,7 @@ fn validate_message(message: &Value) -> Result<(), GraphError> {
                 }
                 Some("user_phone_number" | "user_email") => {}
                 other => {
-                    return Err(GraphError::param(format!(
+                    return Err(param(format!(
                         "param {at}[content_type] {other:?} is not valid."
                     )))
                 }
@@ -620,59 +565,36 @@ impl State {
 
     async fn api(&self, req: &SimRequest) -> Result<Value, GraphError> {
         let path = req.uri.path().to_string();
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let [version, node, "messages"] = segments.as_slice() else {
-            return Err(GraphError::new(
-                400,
-                2500,
-                format!("Unknown path components: {path}"),
-            ));
-        };
-        let version_ok = version
-            .strip_prefix('v')
-            .and_then(|v| v.split_once('.'))
-            .is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && a.bytes().all(|c| c.is_ascii_digit())
-                    && b.bytes().all(|c| c.is_ascii_digit())
-            });
-        if !version_ok {
-            return Err(GraphError::new(
-                400,
-                2500,
-                format!("Unknown path components: {path}"),
-            ));
-        }
+        let node = messages_node(&path)?;
         if !self.authenticated(req) {
             return Err(invalid_token());
         }
-        if *node != "me" && *node != self.page_id {
-            return Err(GraphError::param(format!(
+        if node != "me" && node != self.page_id {
+            return Err(param(format!(
                 "Unsupported post request. Object with ID '{node}' does not exist."
             )));
         }
         if req.method != Method::POST {
-            return Err(GraphError::param("Unsupported get request."));
+            return Err(param("Unsupported get request."));
         }
         match self.control.take_fault() {
             Gate::Proceed => {}
             Gate::Fault(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
             Gate::Fault(Fault::RateLimit { retry_after_secs }) => {
-                let mut err = GraphError::new(
+                return Err(GraphError::new(
                     400,
                     613,
                     "(#613) Calls to this api have exceeded the rate limit.",
-                );
-                err.retry_after = Some(retry_after_secs);
-                return Err(err);
+                )
+                .retry_after(retry_after_secs));
             }
             Gate::Fault(Fault::ServerError(status)) => return Err(server_error(status)),
         }
         if req.media_type() != "application/json" {
-            return Err(GraphError::param("The request body must be JSON."));
+            return Err(param("The request body must be JSON."));
         }
         let body: Value = serde_json::from_slice(&req.body)
-            .map_err(|e| GraphError::param(format!("Malformed JSON body: {e}")))?;
+            .map_err(|e| param(format!("Malformed JSON body: {e}")))?;
         self.send(body)
     }
 
@@ -681,28 +603,28 @@ impl State {
             .get("recipient")
             .and_then(|r| str_field(r, "id"))
             .filter(|id| !id.is_empty())
-            .ok_or_else(|| GraphError::param("param recipient[id] must be non-empty."))?
+            .ok_or_else(|| param("param recipient[id] must be non-empty."))?
             .to_string();
         let messaging_type = str_field(&body, "messaging_type")
-            .ok_or_else(|| GraphError::param("param messaging_type is required."))?
+            .ok_or_else(|| param("param messaging_type is required."))?
             .to_string();
         let tag = str_field(&body, "tag").map(str::to_string);
         match (messaging_type.as_str(), tag.as_deref()) {
             ("RESPONSE" | "UPDATE", None) => {}
             ("RESPONSE" | "UPDATE", Some(_)) => {
-                return Err(GraphError::param(
+                return Err(param(
                     "param tag is only allowed with messaging_type MESSAGE_TAG.",
                 ))
             }
             ("MESSAGE_TAG", Some(t)) if ALLOWED_TAGS.contains(&t) => {}
             ("MESSAGE_TAG", other) => {
-                return Err(GraphError::param(format!(
+                return Err(param(format!(
                     "param tag must be one of {ALLOWED_TAGS:?} with messaging_type \
                      MESSAGE_TAG, got {other:?}."
                 )))
             }
             (other, _) => {
-                return Err(GraphError::param(format!(
+                return Err(param(format!(
                     "param messaging_type must be one of RESPONSE, UPDATE, MESSAGE_TAG, got \
                      {other:?}."
                 )))
@@ -711,11 +633,11 @@ impl State {
         let message = body
             .get("message")
             .cloned()
-            .ok_or_else(|| GraphError::param("param message must be non-empty."))?;
+            .ok_or_else(|| param("param message must be non-empty."))?;
         validate_message(&message)?;
         let mut inner = lock(&self.inner);
         let Some(last) = inner.last_inbound.get(&psid).copied() else {
-            return Err(GraphError::param("No matching user found").subcode(2018001));
+            return Err(param("No matching user found").subcode(2018001));
         };
         if inner.unavailable.contains(&psid) {
             return Err(

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac as _};
-use http::{HeaderValue, Method};
+use http::Method;
 use http_body_util::Full;
 use hyper::Response;
 use serde::Serialize;
@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use sha1::Sha1;
 use sha2::Sha256;
 
+use crate::graph::{chars, messages_node, str_field, GraphError};
 use crate::server::{
     json_response, lock, post, request, unix_now, Control, Fault, Gate, Handler, HttpResponse,
     Server, SimRequest,
@@ -132,70 +133,20 @@ struct Inner {
     counter: u64,
 }
 
-/// A Graph API error: `{"error":{"message","type","code","error_data","fbtrace_id"}}`.
-#[derive(Debug)]
-struct GraphError {
-    status: u16,
-    code: u32,
-    message: String,
-    details: Option<String>,
-    transient: bool,
-    retry_after: Option<u64>,
+/// A 400 with `error_data.details` saying what exactly is wrong.
+fn param(code: u32, details: impl Into<String>) -> GraphError {
+    let message = match code {
+        131008 => "(#131008) Required parameter is missing",
+        131009 => "(#131009) Parameter value is not valid",
+        _ => "(#100) Invalid parameter",
+    };
+    with_details(GraphError::new(400, code, message), details)
 }
 
-impl GraphError {
-    fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            details: None,
-            transient: false,
-            retry_after: None,
-        }
-    }
-
-    /// A 400 with `error_data.details` saying what exactly is wrong.
-    fn param(code: u32, details: impl Into<String>) -> Self {
-        let message = match code {
-            100 => "(#100) Invalid parameter",
-            131008 => "(#131008) Required parameter is missing",
-            131009 => "(#131009) Parameter value is not valid",
-            _ => "(#100) Invalid parameter",
-        };
-        Self {
-            details: Some(details.into()),
-            ..Self::new(400, code, message)
-        }
-    }
-
-    fn response(&self) -> Response<Full<Bytes>> {
-        let mut error = json!({
-            "message": self.message,
-            "type": "OAuthException",
-            "code": self.code,
-            "fbtrace_id": "AbCdEfGhIjKlMnOpQrStUvW",
-        });
-        if let Some(details) = &self.details {
-            error["error_data"] = json!({"messaging_product": "whatsapp", "details": details});
-        }
-        if self.transient {
-            error["is_transient"] = json!(true);
-        }
-        let mut response = json_response(self.status, &json!({ "error": error }));
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if self.status == 401 {
-            response.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("OAuth \"Facebook Platform\" \"invalid_token\""),
-            );
-        }
-        response
-    }
+/// WhatsApp's `error_data`: `{"messaging_product": "whatsapp", "details": …}`.
+fn with_details(mut err: GraphError, details: impl Into<String>) -> GraphError {
+    err.error_data = Some(json!({"messaging_product": "whatsapp", "details": details.into()}));
+    err
 }
 
 fn invalid_token() -> GraphError {
@@ -207,30 +158,21 @@ fn invalid_token() -> GraphError {
 }
 
 fn server_error(status: u16) -> GraphError {
-    let mut err = if status == 503 {
+    if status == 503 {
         GraphError::new(503, 2, "(#2) Service temporarily unavailable")
     } else {
         GraphError::new(status, 131000, "(#131000) Something went wrong")
-    };
-    err.transient = true;
-    err
-}
-
-fn chars(s: &str) -> usize {
-    s.chars().count()
-}
-
-fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
+    }
+    .transient()
 }
 
 /// A required, non-empty string no longer than `max`.
 fn bounded(v: &Value, key: &str, path: &str, max: usize) -> Result<String, GraphError> {
     let s = str_field(v, key)
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| GraphError::param(131008, format!("Param {path} is required")))?;
+        .ok_or_else(|| param(131008, format!("Param {path} is required")))?;
     if chars(s) > max {
-        return Err(GraphError::param(
+        return Err(param(
             131009,
             format!(
                 "Param {path} must be at most {max} characters long, got {}",
@@ -245,7 +187,7 @@ fn bounded(v: &Value, key: &str, path: &str, max: usize) -> Result<String, Graph
 fn optional_bounded(v: &Value, key: &str, path: &str, max: usize) -> Result<(), GraphError> {
     if let Some(s) = str_field(v, key) {
         if chars(s) > max {
-            return Err(GraphError::param(
+            return Err(param(
                 131009,
                 format!(
                     "Param {path} must be at most {max} characters long, got {}",
@@ -262,13 +204,13 @@ fn validate_media(kind: &str, media: &Value) -> Result<(), GraphError> {
     let link = str_field(media, "link");
     match (id, link) {
         (Some(_), Some(_)) | (None, None) => {
-            return Err(GraphError::param(
+            return Err(param(
                 100,
                 format!("Param {kind} must have exactly one of 'id' or 'link'"),
             ))
         }
         (None, Some(link)) if !(link.starts_with("https://") || link.starts_with("http://")) => {
-            return Err(GraphError::param(
+            return Err(param(
                 131009,
                 format!("Param {kind}['link'] is not a valid URL"),
             ))
@@ -277,7 +219,7 @@ fn validate_media(kind: &str, media: &Value) -> Result<(), GraphError> {
     }
     if media.get("caption").is_some() {
         if kind == "audio" || kind == "sticker" {
-            return Err(GraphError::param(
+            return Err(param(
                 100,
                 format!("Param {kind}['caption'] is not allowed for {kind} messages"),
             ));
@@ -285,7 +227,7 @@ fn validate_media(kind: &str, media: &Value) -> Result<(), GraphError> {
         optional_bounded(media, "caption", &format!("{kind}['caption']"), MAX_CAPTION)?;
     }
     if media.get("filename").is_some() && kind != "document" {
-        return Err(GraphError::param(
+        return Err(param(
             100,
             format!("Param {kind}['filename'] is only allowed for documents"),
         ));
@@ -322,7 +264,7 @@ fn validate_interactive(i: &Value) -> Result<(), GraphError> {
                 .cloned()
                 .unwrap_or_default();
             if buttons.is_empty() || buttons.len() > MAX_BUTTONS {
-                return Err(GraphError::param(
+                return Err(param(
                     131009,
                     format!(
                         "Param interactive['action']['buttons'] must have 1 to {MAX_BUTTONS} \
@@ -335,7 +277,7 @@ fn validate_interactive(i: &Value) -> Result<(), GraphError> {
             let mut titles = HashSet::new();
             for (n, b) in buttons.iter().enumerate() {
                 if str_field(b, "type") != Some("reply") {
-                    return Err(GraphError::param(
+                    return Err(param(
                         100,
                         format!(
                             "Param interactive['action']['buttons'][{n}]['type'] must be 'reply'"
@@ -352,10 +294,7 @@ fn validate_interactive(i: &Value) -> Result<(), GraphError> {
                     MAX_BUTTON_TITLE,
                 )?;
                 if !ids.insert(id) || !titles.insert(title) {
-                    return Err(GraphError::param(
-                        131009,
-                        "Buttons must have unique ids and titles",
-                    ));
+                    return Err(param(131009, "Buttons must have unique ids and titles"));
                 }
             }
         }
@@ -373,7 +312,7 @@ fn validate_interactive(i: &Value) -> Result<(), GraphError> {
                 .cloned()
                 .unwrap_or_default();
             if sections.is_empty() || sections.len() > MAX_SECTIONS {
-                return Err(GraphError::param(
+                return Err(param(
                     131009,
                     format!(
                         "Param interactive['action']['sections'] must have 1 to {MAX_SECTIONS} \
@@ -417,20 +356,20 @@ fn validate_interactive(i: &Value) -> Result<(), GraphError> {
                         MAX_ROW_DESCRIPTION,
                     )?;
                     if !ids.insert(id) {
-                        return Err(GraphError::param(131009, "Row ids must be unique"));
+                        return Err(param(131009, "Row ids must be unique"));
                     }
                 }
                 total += rows.len();
             }
             if total == 0 || total > MAX_ROWS {
-                return Err(GraphError::param(
+                return Err(param(
                     131009,
                     format!("Total row count exceed max allowed count: {MAX_ROWS} (got {total})"),
                 ));
             }
         }
         other => {
-            return Err(GraphError::param(
+            return Err(param(
                 100,
                 format!("Param interactive['type'] `{other}` is not supported by the simulator"),
             ))
@@ -721,33 +660,11 @@ impl State {
 
     async fn api(&self, req: &SimRequest) -> Result<Value, GraphError> {
         let path = req.uri.path().to_string();
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let [version, number, "messages"] = segments.as_slice() else {
-            return Err(GraphError::new(
-                400,
-                2500,
-                format!("Unknown path components: {path}"),
-            ));
-        };
-        let version_ok = version
-            .strip_prefix('v')
-            .and_then(|v| v.split_once('.'))
-            .is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && a.bytes().all(|c| c.is_ascii_digit())
-                    && b.bytes().all(|c| c.is_ascii_digit())
-            });
-        if !version_ok {
-            return Err(GraphError::new(
-                400,
-                2500,
-                format!("Unknown path components: {path}"),
-            ));
-        }
+        let number = messages_node(&path)?;
         if !self.authenticated(req) {
             return Err(invalid_token());
         }
-        if *number != self.phone_number_id {
+        if number != self.phone_number_id {
             return Err(GraphError::new(
                 400,
                 100,
@@ -764,69 +681,56 @@ impl State {
             Gate::Proceed => {}
             Gate::Fault(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
             Gate::Fault(Fault::RateLimit { retry_after_secs }) => {
-                let mut err = GraphError::new(429, 130429, "(#130429) Rate limit hit");
-                err.details = Some(
+                let err = GraphError::new(429, 130429, "(#130429) Rate limit hit");
+                return Err(with_details(
+                    err,
                     "Message failed to send because there were too many messages sent from this \
-                     phone number in a short period of time"
-                        .into(),
-                );
-                err.retry_after = Some(retry_after_secs);
-                return Err(err);
+                     phone number in a short period of time",
+                )
+                .retry_after(retry_after_secs));
             }
             Gate::Fault(Fault::ServerError(status)) => return Err(server_error(status)),
         }
         if req.media_type() != "application/json" {
-            return Err(GraphError::param(100, "The request body must be JSON"));
+            return Err(param(100, "The request body must be JSON"));
         }
         let body: Value = serde_json::from_slice(&req.body)
-            .map_err(|e| GraphError::param(100, format!("Malformed JSON body: {e}")))?;
+            .map_err(|e| param(100, format!("Malformed JSON body: {e}")))?;
         self.create(body)
     }
 
     fn create(&self, body: Value) -> Result<Value, GraphError> {
         if str_field(&body, "messaging_product") != Some("whatsapp") {
-            return Err(GraphError::param(
+            return Err(param(
                 100,
                 "The parameter messaging_product is required and must be 'whatsapp'",
             ));
         }
         if let Some(rt) = str_field(&body, "recipient_type") {
             if rt != "individual" {
-                return Err(GraphError::param(
-                    100,
-                    "Param recipient_type must be 'individual'",
-                ));
+                return Err(param(100, "Param recipient_type must be 'individual'"));
             }
         }
         let to_raw = str_field(&body, "to")
-            .ok_or_else(|| GraphError::param(131008, "The parameter to is required."))?
+            .ok_or_else(|| param(131008, "The parameter to is required."))?
             .to_string();
         let to: String = to_raw.chars().filter(char::is_ascii_digit).collect();
         let plausible = to_raw
             .chars()
             .all(|c| c.is_ascii_digit() || "+ -()".contains(c));
         if !plausible || !(8..=15).contains(&to.len()) {
-            return Err(GraphError::param(
-                100,
-                format!("Invalid 'to' phone number: {to_raw}"),
-            ));
+            return Err(param(100, format!("Invalid 'to' phone number: {to_raw}")));
         }
         let kind = str_field(&body, "type").unwrap_or("text").to_string();
         let part = body.get(kind.as_str()).cloned().unwrap_or(Value::Null);
         if part.is_null() {
-            return Err(GraphError::param(
-                131008,
-                format!("Param {kind} is required"),
-            ));
+            return Err(param(131008, format!("Param {kind} is required")));
         }
         match kind.as_str() {
             "text" => {
                 bounded(&part, "body", "text['body']", MAX_TEXT)?;
                 if part.get("preview_url").is_some_and(|p| !p.is_boolean()) {
-                    return Err(GraphError::param(
-                        100,
-                        "Param text['preview_url'] must be a boolean",
-                    ));
+                    return Err(param(100, "Param text['preview_url'] must be a boolean"));
                 }
             }
             "image" | "video" | "audio" | "document" | "sticker" => validate_media(&kind, &part)?,
@@ -834,7 +738,7 @@ impl State {
             "template" => self.validate_template(&part)?,
             "location" | "contacts" | "reaction" => {}
             other => {
-                return Err(GraphError::param(
+                return Err(param(
                     100,
                     format!("Param type `{other}` is not a valid message type"),
                 ))
@@ -842,32 +746,26 @@ impl State {
         }
         if let Some(context) = body.get("context") {
             if str_field(context, "message_id").is_none() {
-                return Err(GraphError::param(
-                    131008,
-                    "Param context['message_id'] is required",
-                ));
+                return Err(param(131008, "Param context['message_id'] is required"));
             }
         }
         let mut inner = lock(&self.inner);
         if inner.unreachable.contains(&to) {
-            return Err(GraphError {
-                details: Some("Message Undeliverable: the recipient is not a WhatsApp user".into()),
-                ..GraphError::new(400, 131026, "(#131026) Message undeliverable")
-            });
+            return Err(with_details(
+                GraphError::new(400, 131026, "(#131026) Message undeliverable"),
+                "Message Undeliverable: the recipient is not a WhatsApp user",
+            ));
         }
         let in_window = inner
             .last_inbound
             .get(&to)
             .is_some_and(|t| unix_now().saturating_sub(*t) < WINDOW_SECS);
         if kind != "template" && !in_window {
-            return Err(GraphError {
-                details: Some(
-                    "Message failed to send because more than 24 hours have passed since the \
-                     customer last replied to this number."
-                        .into(),
-                ),
-                ..GraphError::new(400, 131047, "(#131047) Re-engagement message")
-            });
+            return Err(with_details(
+                GraphError::new(400, 131047, "(#131047) Re-engagement message"),
+                "Message failed to send because more than 24 hours have passed since the \
+                 customer last replied to this number.",
+            ));
         }
         inner.counter += 1;
         let id = wamid(&self.phone_number_id, &to, inner.counter);
@@ -890,28 +788,24 @@ impl State {
 
     fn validate_template(&self, t: &Value) -> Result<(), GraphError> {
         let name = str_field(t, "name")
-            .ok_or_else(|| GraphError::param(131008, "Param template['name'] is required"))?;
+            .ok_or_else(|| param(131008, "Param template['name'] is required"))?;
         let language = t
             .get("language")
             .and_then(|l| str_field(l, "code"))
-            .ok_or_else(|| {
-                GraphError::param(131008, "Param template['language']['code'] is required")
-            })?;
+            .ok_or_else(|| param(131008, "Param template['language']['code'] is required"))?;
         let Some(expected) = lock(&self.inner)
             .templates
             .get(&(name.to_string(), language.to_string()))
             .copied()
         else {
-            return Err(GraphError {
-                details: Some(format!(
-                    "template name ({name}) does not exist in {language}"
-                )),
-                ..GraphError::new(
+            return Err(with_details(
+                GraphError::new(
                     404,
                     132001,
                     "(#132001) Template name does not exist in the translation",
-                )
-            });
+                ),
+                format!("template name ({name}) does not exist in {language}"),
+            ));
         };
         let given = t
             .get("components")
@@ -929,17 +823,17 @@ impl State {
             })
             .unwrap_or(0);
         if given != expected {
-            return Err(GraphError {
-                details: Some(format!(
-                    "body: number of localizable_params ({given}) does not match the expected \
-                     number of params ({expected})"
-                )),
-                ..GraphError::new(
+            return Err(with_details(
+                GraphError::new(
                     400,
                     132000,
                     "(#132000) Number of parameters does not match the expected number of params",
-                )
-            });
+                ),
+                format!(
+                    "body: number of localizable_params ({given}) does not match the expected \
+                     number of params ({expected})"
+                ),
+            ));
         }
         Ok(())
     }
