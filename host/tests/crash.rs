@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::Method;
+use inlet_simulators::Faults;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "crash-test-operator-token";

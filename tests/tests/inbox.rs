@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use inlet::runtime::Limits;
-use inlet_simulators::{Fault, TelegramSim};
+use inlet_simulators::{Fault, Faults, TelegramSim};
 use inlet_tests::{channel, Inlet, ADMIN_TOKEN};
 use serde_json::{json, Value};
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use inlet::runtime::Limits;
 use inlet_simulators::messenger::now_ms;
-use inlet_simulators::{Fault, MessengerSim};
+use inlet_simulators::{Fault, Faults, MessengerSim};
 use inlet_tests::{messenger_channel, Inlet};
 use serde_json::{json, Value};
 

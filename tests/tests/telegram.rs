@@ -3,7 +3,7 @@
 
 use http::Method;
 use inlet::runtime::Limits;
-use inlet_simulators::{Fault, TelegramSim};
+use inlet_simulators::{Fault, Faults, TelegramSim};
 use inlet_tests::{channel, Inlet};
 use serde_json::{json, Value};
 

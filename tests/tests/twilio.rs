@@ -3,7 +3,7 @@
 
 use http::Method;
 use inlet::runtime::Limits;
-use inlet_simulators::{Fault, TwilioSim};
+use inlet_simulators::{Fault, Faults, TwilioSim};
 use inlet_tests::{channel, Inlet};
 use serde_json::{json, Value};
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use inlet::runtime::Limits;
-use inlet_simulators::{Fault, WhatsAppSim};
+use inlet_simulators::{Fault, Faults, WhatsAppSim};
 use inlet_tests::{channel, Inlet};
 use serde_json::{json, Value};
 

@@ -19,7 +19,7 @@ pub mod twilio;
 pub mod whatsapp;
 
 pub use messenger::{MessengerSim, SentMessenger};
-pub use server::{form_decode, form_encode, post, request, Fault, HttpResponse};
+pub use server::{form_decode, form_encode, post, request, Fault, Faults, HttpResponse};
 pub use telegram::{SentMessage, TelegramSim};
 pub use twilio::{SentSms, TwilioSim};
 pub use whatsapp::{SentWhatsApp, WhatsAppSim};

@@ -370,28 +370,6 @@ impl MessengerSim {
         }
     }
 
-    /// Makes the next `n` API calls (that pass authentication) fail with `fault`, FIFO. A rate
-    /// limit answers Graph code 613 with `Retry-After`; a server error answers code 1 (code 2
-    /// for 503).
-    pub fn fail_next(&self, n: usize, fault: Fault) {
-        self.state.control.fail_next(n, fault);
-    }
-
-    /// While down, every API call gets 503 (Graph code 2).
-    pub fn set_down(&self, down: bool) {
-        self.state.control.set_down(down);
-    }
-
-    /// API requests received (any auth, faults included).
-    pub fn request_count(&self) -> usize {
-        self.state.control.request_count()
-    }
-
-    /// Injected faults not yet consumed.
-    pub fn pending_faults(&self) -> usize {
-        self.state.control.pending_faults()
-    }
-
     /// Accepted messages, in order.
     pub fn sent(&self) -> Vec<SentMessenger> {
         lock(&self.state.inner).sent.clone()
@@ -683,6 +661,12 @@ impl MessengerSim {
         lock(&self.state.inner)
             .refusals
             .push((code, subcode, message.to_string()));
+    }
+}
+
+impl crate::server::Faults for MessengerSim {
+    fn control(&self) -> &crate::server::Control {
+        &self.state.control
     }
 }
 

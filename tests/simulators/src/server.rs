@@ -51,7 +51,7 @@ struct ControlInner {
 
 /// Fault queue, down switch and request counter shared by every simulator.
 #[derive(Debug, Default)]
-pub(crate) struct Control {
+pub struct Control {
     inner: Mutex<ControlInner>,
 }
 
@@ -88,6 +88,32 @@ impl Control {
 
     pub(crate) fn pending_faults(&self) -> usize {
         lock(&self.inner).faults.len()
+    }
+}
+
+/// The fault switches every simulator offers, over its [`Control`]. Each simulator's module
+/// documentation says what its faults answer in the provider's own words (status, error code).
+pub trait Faults {
+    fn control(&self) -> &Control;
+
+    /// Makes the next `n` API calls (that pass authentication) fail with `fault`, FIFO.
+    fn fail_next(&self, n: usize, fault: Fault) {
+        self.control().fail_next(n, fault);
+    }
+
+    /// While down, every API call gets 503 (file and media downloads are unaffected).
+    fn set_down(&self, down: bool) {
+        self.control().set_down(down);
+    }
+
+    /// API requests received (any credentials, faults included; downloads excluded).
+    fn request_count(&self) -> usize {
+        self.control().request_count()
+    }
+
+    /// Injected faults not yet consumed.
+    fn pending_faults(&self) -> usize {
+        self.control().pending_faults()
     }
 }
 

@@ -3,6 +3,9 @@
 //! Telegram's validation and error bodies, file downloads at `GET /file/bot<token>/<path>`,
 //! builders for real `Update` payloads, and webhook delivery with
 //! `X-Telegram-Bot-Api-Secret-Token`.
+//!
+//! Faults ([`crate::Faults`]) answer as Telegram does: a rate limit is 429 with
+//! `parameters.retry_after`, a server error the status given, down is 503.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -197,27 +200,6 @@ impl TelegramSim {
                 bytes: bytes.into(),
             },
         );
-    }
-
-    /// Makes the next `n` API calls (that pass the token check) fail with `fault`, FIFO.
-    pub fn fail_next(&self, n: usize, fault: Fault) {
-        self.state.control.fail_next(n, fault);
-    }
-
-    /// While down, every API call gets 503 (file downloads are unaffected).
-    pub fn set_down(&self, down: bool) {
-        self.state.control.set_down(down);
-    }
-
-    /// Number of API requests received (any token, any method, faults included; file
-    /// downloads excluded).
-    pub fn request_count(&self) -> usize {
-        self.state.control.request_count()
-    }
-
-    /// Injected faults not yet consumed.
-    pub fn pending_faults(&self) -> usize {
-        self.state.control.pending_faults()
     }
 
     /// Accepted sends, in order.
@@ -985,5 +967,11 @@ fn guess_mime(path: &str) -> &'static str {
         "mp4" => "video/mp4",
         "ogg" | "oga" => "audio/ogg",
         _ => "application/octet-stream",
+    }
+}
+
+impl crate::server::Faults for TelegramSim {
+    fn control(&self) -> &crate::server::Control {
+        &self.state.control
     }
 }

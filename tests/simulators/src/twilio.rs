@@ -3,6 +3,9 @@
 //! validation and error bodies, the Message resource, media served at `GET /media/{path}`,
 //! the `X-Twilio-Signature` algorithm ([`signature`]), and signed delivery of inbound-SMS and
 //! status-callback webhooks.
+//!
+//! Faults ([`crate::Faults`]) answer as Twilio does: a rate limit is 429 with code 20429 and
+//! `Retry-After`, a server error the status given, down is 503.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -292,26 +295,6 @@ impl TwilioSim {
     /// `{base_url}/media/{path}`.
     pub fn media_url(&self, path: &str) -> String {
         format!("{}/media/{}", self.base_url(), path.trim_start_matches('/'))
-    }
-
-    /// Makes the next `n` API calls (that pass authentication) fail with `fault`, FIFO.
-    pub fn fail_next(&self, n: usize, fault: Fault) {
-        self.state.control.fail_next(n, fault);
-    }
-
-    /// While down, every API call gets 503 (media downloads are unaffected).
-    pub fn set_down(&self, down: bool) {
-        self.state.control.set_down(down);
-    }
-
-    /// Number of API requests received (any auth, faults included; media downloads excluded).
-    pub fn request_count(&self) -> usize {
-        self.state.control.request_count()
-    }
-
-    /// Injected faults not yet consumed.
-    pub fn pending_faults(&self) -> usize {
-        self.state.control.pending_faults()
     }
 
     /// Accepted messages, in order.
@@ -656,6 +639,12 @@ impl State {
             resource: resource.clone(),
         });
         Ok(resource)
+    }
+}
+
+impl crate::server::Faults for TwilioSim {
+    fn control(&self) -> &crate::server::Control {
+        &self.state.control
     }
 }
 

@@ -5,6 +5,10 @@
 //! notifications (text, interactive reply, status) and their signed delivery
 //! (`X-Hub-Signature-256`, over the escaped-unicode JSON Meta sends).
 //!
+//! Faults ([`crate::Faults`]): a rate limit answers HTTP 429 with Graph code 130429 plus
+//! `Retry-After` (which Graph itself does not send, so tests control the wait); a server
+//! error answers code 131000 (code 2 for 503), marked `is_transient`; down is 503.
+//!
 //! The window is tracked from the webhooks this simulator generates: building an inbound
 //! message for a `wa_id` records that the customer wrote at that moment.
 //!
@@ -456,28 +460,6 @@ impl WhatsAppSim {
             .insert(wa_id.to_string());
     }
 
-    /// Makes the next `n` API calls (that pass authentication) fail with `fault`, FIFO.
-    /// A rate limit answers HTTP 429 with Graph code 130429 (plus `Retry-After`, which Graph
-    /// itself does not send, so tests control the wait).
-    pub fn fail_next(&self, n: usize, fault: Fault) {
-        self.state.control.fail_next(n, fault);
-    }
-
-    /// While down, every API call gets 503 (Graph code 2).
-    pub fn set_down(&self, down: bool) {
-        self.state.control.set_down(down);
-    }
-
-    /// API requests received (any auth, faults included).
-    pub fn request_count(&self) -> usize {
-        self.state.control.request_count()
-    }
-
-    /// Injected faults not yet consumed.
-    pub fn pending_faults(&self) -> usize {
-        self.state.control.pending_faults()
-    }
-
     /// Accepted messages, in order.
     pub fn sent(&self) -> Vec<SentWhatsApp> {
         lock(&self.state.inner).sent.clone()
@@ -836,6 +818,12 @@ impl State {
             ));
         }
         Ok(())
+    }
+}
+
+impl crate::server::Faults for WhatsAppSim {
+    fn control(&self) -> &crate::server::Control {
+        &self.state.control
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use http::Method;
-use inlet_simulators::{post, request, Fault, HttpResponse, TelegramSim};
+use inlet_simulators::{post, request, Fault, Faults, HttpResponse, TelegramSim};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";

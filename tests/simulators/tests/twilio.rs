@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use http::Method;
 use inlet_simulators::twilio::signature;
-use inlet_simulators::{form_decode, form_encode, request, Fault, HttpResponse, TwilioSim};
+use inlet_simulators::{form_decode, form_encode, request, Fault, Faults, HttpResponse, TwilioSim};
 use serde_json::{json, Value};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";

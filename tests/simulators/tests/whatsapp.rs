@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::Receiver;
 use http::Method;
 use inlet_simulators::whatsapp::{meta_json, signature};
-use inlet_simulators::{request, Fault, HttpResponse, WhatsAppSim};
+use inlet_simulators::{request, Fault, Faults, HttpResponse, WhatsAppSim};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "EAAG-test-access-token";
