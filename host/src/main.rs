@@ -321,9 +321,9 @@ fn print_summary(i: &PluginInfo) {
     }
     for (audience, r) in [("automation", &c.automation), ("agent", &c.agent)] {
         println!(
-            "  {audience:<11} text≤{} formats {:?} rich-link={} quick-replies={:?} buttons={:?} list={:?} time-picker={} form={} card={:?} carousel={:?} attachments={}",
-            r.max_text_length, r.formats, r.rich_link, r.quick_replies.map(|q| q.max_options), r.buttons.map(|q| q.max_options),
-            r.list_picker.map(|l| l.max_rows), r.time_picker, r.form, r.adaptive_card, r.carousel.map(|c| c.max_cards), r.attachments.len()
+            "  {audience:<11} text≤{} formats {:?} rich-link={:?} quick-replies={:?} buttons={:?} list={:?} time-picker={:?} form={} card={:?} carousel={:?} attachments={}",
+            r.max_text_length, r.formats, r.rich_link.map(|l| l.max_title_length), r.quick_replies.map(|q| q.max_options), r.buttons.map(|q| q.max_options),
+            r.list_picker.map(|l| l.max_rows), r.time_picker.map(|t| t.max_slots), r.form, r.adaptive_card, r.carousel.map(|c| c.max_cards), r.attachments.len()
         );
     }
 }

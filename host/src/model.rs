@@ -172,6 +172,16 @@ pub struct ListLimits {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RichLinkLimits {
+    pub max_title_length: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimePickerLimits {
+    pub max_slots: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarouselLimits {
     pub max_cards: u32,
     pub max_buttons_per_card: u32,
@@ -183,11 +193,11 @@ pub struct CarouselLimits {
 pub struct RichCapabilities {
     pub max_text_length: u32,
     pub formats: Vec<TextFormat>,
-    pub rich_link: bool,
+    pub rich_link: Option<RichLinkLimits>,
     pub quick_replies: Option<ChoiceLimits>,
     pub buttons: Option<ChoiceLimits>,
     pub list_picker: Option<ListLimits>,
-    pub time_picker: bool,
+    pub time_picker: Option<TimePickerLimits>,
     pub form: bool,
     pub adaptive_card: Option<String>,
     pub carousel: Option<CarouselLimits>,
@@ -204,11 +214,11 @@ impl RichCapabilities {
         Self {
             max_text_length,
             formats: vec![TextFormat::Plain],
-            rich_link: false,
+            rich_link: None,
             quick_replies: None,
             buttons: None,
             list_picker: None,
-            time_picker: false,
+            time_picker: None,
             form: false,
             adaptive_card: None,
             carousel: None,

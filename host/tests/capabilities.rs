@@ -184,6 +184,25 @@ fn battery() -> Vec<Content> {
             time_zone: "Europe/Berlin".into(),
             location: None,
         })),
+        // More slots than Messenger's 13 quick replies or WhatsApp's 10 list rows.
+        with(Rich::TimePicker(TimePicker {
+            title: "When?".into(),
+            slots: (0..14)
+                .map(|i| TimeSlot {
+                    id: format!("s{i}"),
+                    start_ms: 1_795_525_200_000 + i * 1_800_000,
+                    duration_minutes: 30,
+                })
+                .collect(),
+            time_zone: "Europe/Berlin".into(),
+            location: None,
+        })),
+        // A title longer than Messenger's 80-character card title.
+        with(Rich::RichLink(RichLink {
+            url: "https://x.example/long".into(),
+            title: "A very long product title ".repeat(5),
+            image_url: None,
+        })),
         with(Rich::Form(Form {
             title: "Form".into(),
             fields: vec![FormField {
@@ -228,9 +247,13 @@ async fn no_bundled_channel_is_sent_a_kind_it_does_not_declare() {
                     assert!(part.buttons.is_empty() || caps.buttons.is_some(), "{what}");
                     let allowed = match &part.rich {
                         None => true,
-                        Some(Rich::RichLink(_)) => caps.rich_link,
+                        Some(Rich::RichLink(link)) => caps.rich_link.is_some_and(|l| {
+                            link.title.chars().count() <= l.max_title_length as usize
+                        }),
                         Some(Rich::ListPicker(_)) => caps.list_picker.is_some(),
-                        Some(Rich::TimePicker(_)) => caps.time_picker,
+                        Some(Rich::TimePicker(picker)) => caps
+                            .time_picker
+                            .is_some_and(|t| picker.slots.len() <= t.max_slots as usize),
                         Some(Rich::Form(_)) => caps.form,
                         Some(Rich::AdaptiveCard { .. }) => caps.adaptive_card.is_some(),
                         Some(Rich::Carousel { .. }) => caps.carousel.is_some(),

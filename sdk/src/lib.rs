@@ -62,7 +62,7 @@ pub mod types {
         Handshake, HttpRequest, HttpResponse, InboundEvent, InboundMessage, Ingress, ListLimits,
         Manifest, MediaKind, MessagingWindow, ModerationAction, ModerationRequest, OutboundMessage,
         Polled, Postback, ProactivePolicy, PublicItem, PublicKind, RateLimit, Receipt, Received,
-        Rich, RichCapabilities, RichKind, Sent, TextFormat,
+        Rich, RichCapabilities, RichKind, RichLinkLimits, Sent, TextFormat, TimePickerLimits,
     };
     pub use crate::wit::inlet::channel::types::{
         Capabilities, Card, FieldKind, Form, FormField, ListPicker, ListSection, ProviderTemplate,
@@ -213,11 +213,11 @@ impl RichCapabilities {
         Self {
             max_text_length,
             formats: vec![TextFormat::Plain],
-            rich_link: false,
+            rich_link: None,
             quick_replies: None,
             buttons: None,
             list_picker: None,
-            time_picker: false,
+            time_picker: None,
             form: false,
             adaptive_card: None,
             carousel: None,

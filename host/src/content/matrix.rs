@@ -43,10 +43,10 @@ pub fn support(caps: &RichCapabilities, kind: RichKind) -> Support {
             .formats
             .iter()
             .any(|f| matches!(f, TextFormat::Markdown | TextFormat::Html)),
-        RichKind::RichLink => caps.rich_link,
+        RichKind::RichLink => caps.rich_link.is_some(),
         RichKind::QuickReplies => caps.quick_replies.is_some(),
         RichKind::ListPicker => caps.list_picker.is_some(),
-        RichKind::TimePicker => caps.time_picker,
+        RichKind::TimePicker => caps.time_picker.is_some(),
         RichKind::Form => caps.form,
     };
     if native {

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::model::{
     Attachment, AttachmentLimit, Card, ChoiceLimits, Form, FormField, ListLimits, ListPicker,
-    ListSection, MediaKind, ProviderTemplate, RichLink, TimePicker, TimeSlot,
+    ListSection, MediaKind, ProviderTemplate, RichLink, RichLinkLimits, TimePicker,
+    TimePickerLimits, TimeSlot,
 };
 
 fn choice(id: &str, title: &str) -> Choice {
@@ -49,7 +50,9 @@ fn telegram() -> RichCapabilities {
 fn whatsapp(automation: bool) -> RichCapabilities {
     let mut c = plain(4096);
     c.formats = vec![TextFormat::Plain, TextFormat::Markdown];
-    c.rich_link = true;
+    c.rich_link = Some(RichLinkLimits {
+        max_title_length: 4096,
+    });
     let reply = ChoiceLimits {
         max_options: 3,
         max_title_length: 20,
@@ -64,7 +67,7 @@ fn whatsapp(automation: bool) -> RichCapabilities {
         max_description_length: 72,
         multi_select: false,
     });
-    c.time_picker = automation;
+    c.time_picker = automation.then_some(TimePickerLimits { max_slots: 10 });
     c.templates = true;
     c.attachments = vec![AttachmentLimit {
         kind: MediaKind::Image,
@@ -319,6 +322,61 @@ fn time_pickers_are_native_for_bots_on_whatsapp_and_slots_elsewhere() {
     assert_eq!(
         one(&a).text,
         "Pick a time for your fitting\nStore Mitte\n(times in Europe/Berlin)\n1. Tue 24 Nov, 14:00–14:30\n2. Tue 24 Nov, 14:30–15:00\nReply with the number or the name of your choice."
+    );
+}
+
+#[test]
+fn a_time_picker_with_more_slots_than_the_channel_takes_becomes_a_choice_of_slots() {
+    let mut many = picker();
+    many.slots = (0..12)
+        .map(|i| TimeSlot {
+            id: format!("s{i}"),
+            start_ms: 1_795_525_200_000 + i * 1_800_000,
+            duration_minutes: 30,
+        })
+        .collect();
+    let mut ten = many.clone();
+    ten.slots.truncate(10);
+    let a = adapt(&with_rich("", Rich::TimePicker(ten)), &whatsapp(true));
+    assert!(matches!(one(&a).rich, Some(Rich::TimePicker(_))), "10 fit");
+
+    // WhatsApp takes 10 slots (a list row each): 12 cannot be a native picker, nor a list of
+    // 10 rows, nor 3 reply buttons, so they are numbered and every slot stays answerable.
+    let a = adapt(&with_rich("", Rich::TimePicker(many)), &whatsapp(true));
+    let c = one(&a);
+    assert!(c.rich.is_none() && c.quick_replies.is_empty(), "{c:?}");
+    assert!(c.text.contains("12. Tue 24 Nov, 19:30–20:00"), "{}", c.text);
+    assert_eq!(answer::match_text("12", &a.offered), ["s11"]);
+    assert!(
+        a.notes.iter().any(|n| n.contains("time picker")),
+        "{:?}",
+        a.notes
+    );
+}
+
+#[test]
+fn a_rich_link_title_longer_than_the_card_shows_is_shortened_and_the_url_kept() {
+    let mut caps = whatsapp(false);
+    caps.rich_link = Some(RichLinkLimits {
+        max_title_length: 20,
+    });
+    let link = Rich::RichLink(RichLink {
+        url: "https://shop.example/p/1".into(),
+        title: "The blue linen shirt with the long collar".into(),
+        image_url: None,
+    });
+    let a = adapt(&with_rich("", link), &caps);
+    let Some(Rich::RichLink(sent)) = &one(&a).rich else {
+        panic!("a native rich link expected: {a:?}")
+    };
+    assert_eq!(sent.title, "The blue linen shir…");
+    assert_eq!(sent.url, "https://shop.example/p/1");
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("rich link title shortened")),
+        "{:?}",
+        a.notes
     );
 }
 

@@ -247,9 +247,16 @@ impl Builder<'_> {
                 }
             }
             Rich::RichLink(link) => {
-                if self.caps.rich_link {
+                if let Some(limits) = self.caps.rich_link {
                     self.title.get_or_insert_with(|| link.title.clone());
-                    self.rich = Some(rich.clone());
+                    let mut link = link.clone();
+                    let max = limits.max_title_length;
+                    if link.title.chars().count() > max as usize {
+                        link.title = shorten(&link.title, max);
+                        self.notes
+                            .push(format!("rich link title shortened to {max} characters"));
+                    }
+                    self.rich = Some(Rich::RichLink(link));
                 } else {
                     self.notes.push("rich link sent as text".into());
                     self.sections.push(format!("{}\n{}", link.title, link.url));
@@ -275,7 +282,8 @@ impl Builder<'_> {
                 self.place(&choices, source, header, Some(Slot::List));
             }
             Rich::TimePicker(picker) => {
-                if self.caps.time_picker {
+                let max_slots = self.caps.time_picker.map(|l| l.max_slots as usize);
+                if max_slots.is_some_and(|max| picker.slots.len() <= max) {
                     self.title.get_or_insert_with(|| picker.title.clone());
                     self.rich = Some(rich.clone());
                     return;

@@ -170,7 +170,9 @@ impl From<wit::RichCapabilities> for m::RichCapabilities {
         Self {
             max_text_length: r.max_text_length,
             formats: r.formats.into_iter().map(Into::into).collect(),
-            rich_link: r.rich_link,
+            rich_link: r.rich_link.map(|l| m::RichLinkLimits {
+                max_title_length: l.max_title_length,
+            }),
             quick_replies: r.quick_replies.map(choice_limits),
             buttons: r.buttons.map(choice_limits),
             list_picker: r.list_picker.map(|l| m::ListLimits {
@@ -180,7 +182,9 @@ impl From<wit::RichCapabilities> for m::RichCapabilities {
                 max_description_length: l.max_description_length,
                 multi_select: l.multi_select,
             }),
-            time_picker: r.time_picker,
+            time_picker: r.time_picker.map(|t| m::TimePickerLimits {
+                max_slots: t.max_slots,
+            }),
             form: r.form,
             adaptive_card: r.adaptive_card,
             carousel: r.carousel.map(|c| m::CarouselLimits {

@@ -13,6 +13,7 @@
 use inlet_sdk::{
     AttachmentLimit, Capabilities, CarouselLimits, ChannelKind, ChoiceLimits, ConfigKey, Handshake,
     Ingress, ListLimits, Manifest, MediaKind, MessagingWindow, ProactivePolicy, RichCapabilities,
+    RichLinkLimits, TimePickerLimits,
 };
 
 const MB: u64 = 1024 * 1024;
@@ -60,7 +61,9 @@ pub fn buttons() -> ChoiceLimits {
 pub fn agent() -> RichCapabilities {
     let mut rich = RichCapabilities::plain_text(MAX_TEXT as u32);
     // A rich link is a generic template of one element that opens the URL.
-    rich.rich_link = true;
+    rich.rich_link = Some(RichLinkLimits {
+        max_title_length: MAX_ELEMENT_TITLE as u32,
+    });
     rich.quick_replies = Some(quick_replies());
     rich.buttons = Some(buttons());
     // A list is a generic template: one element per row, each with a postback button.
@@ -92,7 +95,10 @@ pub fn agent() -> RichCapabilities {
 /// replies of its slots.
 pub fn automation() -> RichCapabilities {
     RichCapabilities {
-        time_picker: true,
+        // One quick reply per slot.
+        time_picker: Some(TimePickerLimits {
+            max_slots: MAX_QUICK_REPLIES as u32,
+        }),
         ..agent()
     }
 }

@@ -7,7 +7,7 @@
 use inlet_sdk::{
     AttachmentLimit, Capabilities, ChannelKind, ChoiceLimits, ConfigKey, Handshake, Ingress,
     ListLimits, Manifest, MediaKind, MessagingWindow, ProactivePolicy, RichCapabilities,
-    TextFormat,
+    RichLinkLimits, TextFormat, TimePickerLimits,
 };
 
 const KB: u64 = 1024;
@@ -45,7 +45,11 @@ pub fn agent() -> RichCapabilities {
     let mut rich = RichCapabilities::plain_text(MAX_TEXT as u32);
     // WhatsApp renders its own `*bold*` / `_italic_` markup; the host converts markdown to it.
     rich.formats = vec![TextFormat::Plain, TextFormat::Markdown];
-    rich.rich_link = true;
+    // The link travels as WhatsApp's own URL preview of the text: the title is not shown on
+    // its own, so only the text's limit applies.
+    rich.rich_link = Some(RichLinkLimits {
+        max_title_length: MAX_TEXT as u32,
+    });
     rich.quick_replies = Some(reply_buttons());
     rich.buttons = Some(reply_buttons());
     rich.list_picker = Some(ListLimits {
@@ -78,7 +82,10 @@ pub fn agent() -> RichCapabilities {
 /// interactive list of its slots.
 pub fn automation() -> RichCapabilities {
     RichCapabilities {
-        time_picker: true,
+        // A list row per slot.
+        time_picker: Some(TimePickerLimits {
+            max_slots: MAX_ROWS as u32,
+        }),
         ..agent()
     }
 }

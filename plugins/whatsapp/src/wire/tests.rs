@@ -474,10 +474,11 @@ fn graph_errors_map_onto_the_contract() {
 fn declared_capabilities_match_tables_a_and_b() {
     let m = crate::capabilities::manifest();
     let (auto, agent) = (&m.capabilities.automation, &m.capabilities.agent);
-    assert!(auto.time_picker && !agent.time_picker);
+    assert_eq!(auto.time_picker.map(|t| t.max_slots), Some(10));
+    assert!(agent.time_picker.is_none());
     for rich in [auto, agent] {
         assert_eq!(rich.formats, vec![TextFormat::Plain, TextFormat::Markdown]);
-        assert!(rich.rich_link && rich.templates && !rich.form);
+        assert!(rich.rich_link.is_some() && rich.templates && !rich.form);
         assert!(rich.adaptive_card.is_none() && rich.carousel.is_none());
         let q = rich.quick_replies.expect("quick replies");
         assert_eq!(
