@@ -239,6 +239,43 @@ async fn quick_replies_go_out_natively_and_more_than_13_as_numbered_text() -> an
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_time_picker_is_quick_replies_up_to_13_slots_and_numbered_text_beyond(
+) -> anyhow::Result<()> {
+    let (sim, inlet) = setup().await?;
+    let case = customer_wrote(&sim, &inlet, "when can I come in?", 60_000).await?;
+    let picker = |n: u64| {
+        let slots: Vec<Value> = (0..n)
+            .map(|i| json!({"id": format!("s{i}"), "start_ms": 1_795_525_200_000u64 + i * 1_800_000, "duration_minutes": 30}))
+            .collect();
+        json!({"rich": {"type": "time-picker", "title": "Pick a time", "slots": slots, "time_zone": "Europe/Berlin"}})
+    };
+    for n in [13, 14] {
+        let (status, body) = inlet.reply(&case, picker(n)).await?;
+        assert_eq!(status, 202, "{body}");
+    }
+    inlet
+        .wait_for_case(&case, "both pickers to be sent", |v| {
+            v["messages"][2]["status"] == "sent"
+        })
+        .await?;
+    let sent = sim.sent();
+    assert_eq!(sent.len(), 2, "the 14-slot picker was adapted, not refused");
+    let quick = sent[0].message["quick_replies"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(quick.len(), 13);
+    assert_eq!(
+        quick[0]["title"], "Tue 24 Nov 14:00",
+        "local time in the picker's zone"
+    );
+    let text = sent[1].message["text"].as_str().unwrap_or_default();
+    assert!(sent[1].message.get("quick_replies").is_none(), "{text}");
+    assert!(text.contains("14. Tue 24 Nov, 20:30–21:00"), "{text}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postback_from_a_list_maps_back_to_the_option_id() -> anyhow::Result<()> {
     let (sim, inlet) = setup().await?;
     let case = customer_wrote(&sim, &inlet, "I want to upgrade", 60_000).await?;
