@@ -84,15 +84,20 @@ impl Inbox {
         Ok(out)
     }
 
-    /// The latest inbound message's text of a case (keyword branches).
+    /// The text of the case's newest inbound message (keyword branches). Messages are keyed by sequence number,
+    /// so this reads newest first and usually stops at the first read: automation runs on
+    /// the inbound message that woke it.
     pub fn last_inbound_text(&self, tenant: &str, case_id: &str) -> Result<Option<String>> {
-        let messages: Vec<Message> =
-            self.scan_values(&super::keys::messages(tenant, case_id), usize::MAX)?;
-        Ok(messages
-            .into_iter()
-            .rev()
-            .find(|m| m.direction == Direction::Inbound)
-            .and_then(|m| m.text))
+        let case = self.case(tenant, case_id)?;
+        for seq in (1..=case.message_count).rev() {
+            let key = super::keys::message(tenant, case_id, seq);
+            if let Some(m) = self.read::<Message>(&key)? {
+                if m.direction == Direction::Inbound {
+                    return Ok(m.text);
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Cases of a tenant that are still being worked (not resolved or closed).
