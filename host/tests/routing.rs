@@ -614,3 +614,73 @@ fn a_message_stored_just_before_a_crash_still_gets_the_after_hours_reply_after_t
     w.at(TUESDAY_22_00 + 11 * HOUR);
     assert_eq!(w.case(&case).assignee.as_deref(), Some("ann"), "08:00");
 }
+
+#[test]
+fn a_case_transferred_to_billing_takes_billings_shorter_first_response_target_counted_from_its_arrival(
+) {
+    let mut w = World::new();
+    w.script(json!({"id": "plain", "steps": [{"action": "route"}]}));
+    let wa = w.channel("wa", "support", "plain");
+    w.engine
+        .routing()
+        .set_sla_policies(
+            T,
+            vec![
+                inlet::routing::sla::SlaPolicy {
+                    channel: None,
+                    skill: Some("support".into()),
+                    first_response_s: Some(3600),
+                    resolution_s: Some(86_400),
+                },
+                inlet::routing::sla::SlaPolicy {
+                    channel: None,
+                    skill: Some("billing".into()),
+                    first_response_s: Some(600),
+                    resolution_s: None,
+                },
+            ],
+        )
+        .expect("policies");
+    let case = w.customer_writes(&wa, "+1", "I was charged twice");
+    let sla = w.case(&case).sla.expect("sla");
+    assert_eq!(sla.first_response_due_ms, Some(TUESDAY_22_00 + 3_600_000));
+    assert_eq!(sla.resolution_due_ms, Some(TUESDAY_22_00 + 86_400_000));
+
+    // Five minutes in, a supervisor moves it to billing.
+    w.at(TUESDAY_22_00 + 300_000);
+    w.engine
+        .routing()
+        .transfer(T, &case, None, Some("billing"), "supervisor")
+        .expect("transfer");
+    w.settle();
+    let sla = w.case(&case).sla.expect("sla");
+    assert_eq!(
+        sla.first_response_due_ms,
+        Some(TUESDAY_22_00 + 600_000),
+        "billing's 10 minutes, from when the customer wrote"
+    );
+    assert_eq!(
+        sla.resolution_due_ms, None,
+        "billing sets no resolution target"
+    );
+    assert_eq!(sla.skill.as_deref(), Some("billing"));
+
+    // The old support deadline raises nothing; the billing one does.
+    w.at(TUESDAY_22_00 + 601_000);
+    w.at(TUESDAY_22_00 + 3_601_000);
+    let breached: Vec<Value> = w
+        .seen
+        .borrow()
+        .iter()
+        .filter(|e| e.kind == "sla-breached")
+        .map(|e| json!([e.detail["sla"], e.detail["due_ms"], e.detail["skill"]]))
+        .collect();
+    assert_eq!(
+        breached,
+        vec![json!([
+            "first-response",
+            TUESDAY_22_00 + 600_000,
+            "billing"
+        ])]
+    );
+}

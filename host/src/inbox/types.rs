@@ -171,6 +171,12 @@ pub struct CaseSla {
     pub first_response_breached: bool,
     #[serde(default)]
     pub resolution_breached: bool,
+    /// When the clock started (routing first saw the case); due times count from here.
+    #[serde(default)]
+    pub started_ms: Option<Millis>,
+    /// The skill whose policy set the due times: a change of skill re-applies the policies.
+    #[serde(default)]
+    pub skill: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

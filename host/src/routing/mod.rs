@@ -366,21 +366,30 @@ impl Routing {
         self.inbox.put_record(keys::sla_policies(tenant), &policies)
     }
 
-    /// Start a case's SLA the first time routing sees it (if a policy applies).
+    /// Start a case's SLA the first time routing sees it (if a policy applies), and apply
+    /// the policies again when it has moved to another skill since.
     fn start_sla(&self, tenant: &str, case: Case) -> Result<Case> {
-        if case.sla.is_some() || !active(case.status) {
+        if !active(case.status) {
             return Ok(case);
         }
         let policies = self.sla_policies(tenant)?;
-        let Some(policy) = sla::policy_for(&policies, &case) else {
-            return Ok(case);
+        let updated = match &case.sla {
+            Some(current) => match sla::reapply(current, &policies, &case) {
+                Some(moved) => moved,
+                None => return Ok(case),
+            },
+            None => match sla::policy_for(&policies, &case) {
+                Some(policy) => sla::start(policy, &case.skill, self.clock.now_ms()),
+                None => return Ok(case),
+            },
         };
-        let started = sla::start(policy, self.clock.now_ms());
+        let was = case.sla.clone();
         let case = self
             .inbox
             .update_case(tenant, &case.id, serde_json::Value::Null, |c| {
-                if c.sla.is_none() {
-                    c.sla = Some(started)
+                // Only if nobody changed it meanwhile.
+                if c.sla == was {
+                    c.sla = Some(updated)
                 }
             })?;
         self.watch_sla(tenant, &case);
