@@ -192,6 +192,24 @@ mod tests {
     }
 
     #[test]
+    fn opening_waits_for_the_previous_holder_of_the_directory_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = SledStore::open(dir.path()).expect("open");
+        first
+            .apply(vec![Op::Put(b"k".to_vec(), b"v".to_vec())])
+            .expect("write");
+        first.flush().expect("flush");
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(first);
+        });
+        // Opened while `first` still holds the lock: waits instead of failing.
+        let second = SledStore::open(dir.path()).expect("open after the holder let go");
+        assert_eq!(second.get(b"k").expect("get"), Some(b"v".to_vec()));
+        closer.join().expect("closer");
+    }
+
+    #[test]
     fn group_commit_serves_many_writers() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
         let gc = Arc::new(GroupCommit::new(store.clone()));
