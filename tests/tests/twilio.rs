@@ -279,3 +279,59 @@ async fn wrong_twilio_credentials_are_reported_as_unauthorized() -> anyhow::Resu
     assert_eq!(body["error"]["details"]["provider_code"], "20003");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_split_into_two_sms_fails_when_twilio_reports_its_first_segment_undelivered(
+) -> anyhow::Result<()> {
+    let (sim, inlet) = setup().await?;
+    let params = sim.inbound_sms(
+        "SM22222222222222222222222222222222",
+        CUSTOMER,
+        OURS,
+        "Please send me the full return policy",
+        &[],
+    );
+    assert_eq!(
+        sim.deliver(&inlet.webhook("sms"), &params, None).await?.0,
+        200
+    );
+    let cases = inlet.cases().await?;
+    let case = cases[0]["id"].as_str().unwrap_or_default().to_string();
+    // 2,400 characters: more than one SMS body (1,600), so two messages at a word boundary.
+    let policy = "Returns are free within thirty days of delivery. ".repeat(48);
+    let (status, body) = inlet.reply(&case, json!({ "text": policy })).await?;
+    assert_eq!(status, 202, "{body}");
+    let view = inlet
+        .wait_for_case(&case, "both parts to be sent", |v| {
+            v["messages"][1]["status"] == "queued" && v["messages"][1]["provider_id"].is_string()
+        })
+        .await?;
+    let sent = sim.sent();
+    assert_eq!(sent.len(), 2, "two SMS");
+    assert_eq!(view["messages"][1]["provider_id"], sent[1].sid);
+
+    // The first segment never arrives: the message is failed, with Twilio's code.
+    assert_eq!(
+        sim.deliver_status(&sent[0].sid, "undelivered", Some("30003"))
+            .await?
+            .0,
+        200
+    );
+    let view = inlet
+        .wait_for_case(&case, "the failure to show", |v| {
+            v["messages"][1]["status"] == "failed"
+        })
+        .await?;
+    let failure = view["messages"][1]["failure"].as_str().unwrap_or_default();
+    assert!(failure.contains("30003"), "{failure}");
+    // A later "delivered" for the second segment does not hide the failure.
+    assert_eq!(
+        sim.deliver_status(&sent[1].sid, "delivered", None).await?.0,
+        200
+    );
+    let (_, view) = inlet
+        .api(Method::GET, &format!("/cases/{case}"), None)
+        .await?;
+    assert_eq!(view["messages"][1]["status"], "failed");
+    Ok(())
+}

@@ -206,6 +206,9 @@ impl Delivery {
         };
         let parts = adapted.parts.len();
         let mut last = None;
+        // Every part's provider id: a receipt for any part (a failed first SMS segment) must
+        // find the message.
+        let mut provider_ids = Vec::new();
         for (i, part) in adapted.parts.into_iter().enumerate() {
             if i < entry.parts_sent as usize {
                 continue;
@@ -224,7 +227,10 @@ impl Delivery {
                 public_reply: false,
             };
             match channel.send(outbound).await {
-                Ok(sent) => last = Some(sent),
+                Ok(sent) => {
+                    provider_ids.push(sent.provider_id.clone());
+                    last = Some(sent);
+                }
                 Err(err) => {
                     let mut progress = entry.clone();
                     progress.parts_sent = i as u32;
@@ -240,7 +246,7 @@ impl Delivery {
         let (k, e) = (key.to_vec(), entry.clone());
         let (offered, notes) = (adapted.offered, adapted.notes);
         tokio::task::spawn_blocking(move || {
-            inbox.outbox_sent(&k, &e, &sent.provider_id, sent.status, &offered, &notes)
+            inbox.outbox_sent(&k, &e, &provider_ids, sent.status, &offered, &notes)
         })
         .await??;
         Ok(true)

@@ -60,13 +60,15 @@ impl Inbox {
         self.read(entry.message_key.as_bytes())
     }
 
-    /// The provider accepted the message (all its parts). `offered` are the choices it carried
-    /// (typed answers map back through them); `notes` say how it was adapted.
+    /// The provider accepted the message (all its parts). `provider_ids` are the parts' ids in
+    /// order (the message shows the last; receipts for any of them find it). `offered` are the
+    /// choices it carried (typed answers map back through them); `notes` say how it was
+    /// adapted.
     pub fn outbox_sent(
         &self,
         key: &[u8],
         entry: &OutboxEntry,
-        provider_id: &str,
+        provider_ids: &[String],
         status: DeliveryStatus,
         offered: &[Offered],
         notes: &[String],
@@ -77,27 +79,29 @@ impl Inbox {
                 self.commit.commit(vec![Op::Delete(key.to_vec())])?;
                 return Ok(());
             };
-            message.provider_id = Some(provider_id.to_string());
-            // A receipt may have overtaken the send's answer.
-            let index = keys::provider_message(&entry.tenant, &entry.channel, provider_id);
+            message.provider_id = provider_ids.last().cloned();
             message.status = status.max(message.status);
             message.failure = None;
             message.delivery_notes = notes.to_vec();
             message.updated_ms = now_ms();
-            let mut ops = vec![
-                Op::Delete(key.to_vec()),
-                Op::Put(index, entry.message_key.as_bytes().to_vec()),
-            ];
-            // Receipts that overtook the send's answer are filed under this provider id.
-            let waiting = keys::orphans_for(&entry.tenant, &entry.channel, provider_id);
-            for (k, v) in self.scan(&waiting, None, usize::MAX)? {
-                if let Ok(r) = serde_json::from_slice::<OrphanReceipt>(&v) {
-                    if r.status == DeliveryStatus::Failed || r.status > message.status {
-                        message.status = r.status;
-                        message.failure = r.error.clone();
+            let mut ops = vec![Op::Delete(key.to_vec())];
+            for provider_id in provider_ids {
+                let index = keys::provider_message(&entry.tenant, &entry.channel, provider_id);
+                ops.push(Op::Put(index, entry.message_key.as_bytes().to_vec()));
+                // Receipts that overtook the send's answer are filed under the provider id.
+                let waiting = keys::orphans_for(&entry.tenant, &entry.channel, provider_id);
+                for (k, v) in self.scan(&waiting, None, usize::MAX)? {
+                    if let Ok(r) = serde_json::from_slice::<OrphanReceipt>(&v) {
+                        if r.status == DeliveryStatus::Failed
+                            || (message.status != DeliveryStatus::Failed
+                                && r.status > message.status)
+                        {
+                            message.status = r.status;
+                            message.failure = r.error.clone();
+                        }
                     }
+                    ops.push(Op::Delete(k));
                 }
-                ops.push(Op::Delete(k));
             }
             if !offered.is_empty() {
                 ops.push(put(
@@ -284,7 +288,14 @@ mod tests {
         inbox.ingest(&channel, vec![receipt]).expect("receipt kept");
         let (key, _, entry) = inbox.queued_outbox(10).expect("outbox").remove(0);
         inbox
-            .outbox_sent(&key, &entry, "SM2", DeliveryStatus::Queued, &[], &[])
+            .outbox_sent(
+                &key,
+                &entry,
+                &["SM2".to_string()],
+                DeliveryStatus::Queued,
+                &[],
+                &[],
+            )
             .expect("sent");
         let view = inbox.case_view("t", &case).expect("view");
         let sent = view
