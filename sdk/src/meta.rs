@@ -3,10 +3,55 @@
 //! the `X-Hub-Signature-256` check, and the Graph error body. Each plugin keeps its own
 //! mapping of error codes to retry decisions, because the codes differ per product.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::signature::{self, Algorithm, Encoding};
-use crate::{config, ChannelError, HttpRequest, HttpResponse, Received, Result};
+use crate::{body, config, log, ChannelError, HttpRequest, HttpResponse, Received, Result};
+
+/// A webhook notification's envelope: every Meta product names its `object`.
+pub trait Notification: DeserializeOwned {
+    /// `object` of the envelope, e.g. `page` or `whatsapp_business_account`.
+    fn object(&self) -> &str;
+}
+
+/// A checked Meta webhook request.
+pub enum Webhook<T> {
+    /// Answered already: the verification handshake, or a notification for another object.
+    Answer(Received),
+    /// A signed notification for this product, parsed.
+    Notification(T),
+}
+
+/// The receive path every Meta plugin shares: GET is the verification handshake; POST must
+/// carry a valid `X-Hub-Signature-256` before its JSON body is parsed; a notification for
+/// another `object` than `object` is acknowledged and ignored; other methods are refused.
+/// `product` names the channel in messages ("Messenger").
+pub fn webhook<T: Notification>(
+    request: &HttpRequest,
+    product: &str,
+    object: &str,
+) -> Result<Webhook<T>> {
+    match request.method.as_str() {
+        "GET" => return hub_handshake(request).map(Webhook::Answer),
+        "POST" => {}
+        other => {
+            return Err(ChannelError::bad_request(format!(
+                "method {other} is not used by {product} webhooks"
+            )))
+        }
+    }
+    verify_hub_signature(request)?;
+    let notification: T = body::json(&request.body)?;
+    if notification.object() != object {
+        log::debug(format!(
+            "webhook for object `{}` ignored (not {object})",
+            notification.object()
+        ));
+        return Ok(Webhook::Answer(Received::ok(Vec::new())));
+    }
+    Ok(Webhook::Notification(notification))
+}
 
 /// The header Meta signs every webhook POST with: `sha256=<hex HMAC-SHA256(app secret, body)>`.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";

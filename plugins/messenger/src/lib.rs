@@ -95,24 +95,10 @@ impl Channel for Messenger {
     }
 
     fn receive(&self, request: HttpRequest) -> Result<Received> {
-        match request.method.as_str() {
-            "GET" => return meta::hub_handshake(&request),
-            "POST" => {}
-            other => {
-                return Err(ChannelError::bad_request(format!(
-                    "method {other} is not used by Messenger webhooks"
-                )))
-            }
-        }
-        meta::verify_hub_signature(&request)?;
-        let notification: wire::Notification = body::json(&request.body)?;
-        if notification.object != "page" {
-            log::debug(format!(
-                "webhook for object `{}` ignored (not page)",
-                notification.object
-            ));
-            return Ok(Received::ok(Vec::new()));
-        }
+        let notification: wire::Notification = match meta::webhook(&request, "Messenger", "page")? {
+            meta::Webhook::Answer(answer) => return Ok(answer),
+            meta::Webhook::Notification(n) => n,
+        };
         let page = config::get("page_id");
         let parsed = wire::parse(&notification, page.as_deref(), inlet_sdk::host::now_ms());
         let mut events = parsed.events;

@@ -31,6 +31,12 @@ pub struct Notification {
     pub entry: Vec<Entry>,
 }
 
+impl inlet_sdk::meta::Notification for Notification {
+    fn object(&self) -> &str {
+        &self.object
+    }
+}
+
 #[derive(Deserialize)]
 pub struct Entry {
     #[serde(default)]

@@ -21,8 +21,8 @@ mod wire;
 use inlet_sdk::http::Request;
 use inlet_sdk::meta;
 use inlet_sdk::{
-    body, config, export_channel, log, Channel, ChannelError, DeliveryStatus, HttpRequest,
-    Manifest, OutboundMessage, Received, Result, Sent,
+    config, export_channel, Channel, ChannelError, DeliveryStatus, HttpRequest, Manifest,
+    OutboundMessage, Received, Result, Sent,
 };
 use serde::Deserialize;
 
@@ -62,24 +62,11 @@ impl Channel for WhatsApp {
     }
 
     fn receive(&self, request: HttpRequest) -> Result<Received> {
-        match request.method.as_str() {
-            "GET" => return meta::hub_handshake(&request),
-            "POST" => {}
-            other => {
-                return Err(ChannelError::bad_request(format!(
-                    "method {other} is not used by WhatsApp webhooks"
-                )))
-            }
-        }
-        meta::verify_hub_signature(&request)?;
-        let notification: wire::Notification = body::json(&request.body)?;
-        if notification.object != "whatsapp_business_account" {
-            log::debug(format!(
-                "webhook for object `{}` ignored (not whatsapp_business_account)",
-                notification.object
-            ));
-            return Ok(Received::ok(Vec::new()));
-        }
+        let notification: wire::Notification =
+            match meta::webhook(&request, "WhatsApp", "whatsapp_business_account")? {
+                meta::Webhook::Answer(answer) => return Ok(answer),
+                meta::Webhook::Notification(n) => n,
+            };
         let ours = config::get("phone_number_id");
         let events = wire::events(&notification, ours.as_deref(), inlet_sdk::host::now_ms());
         Ok(Received::ok(events))
