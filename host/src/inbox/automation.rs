@@ -68,6 +68,19 @@ impl Inbox {
         Ok(())
     }
 
+    /// Write one record and delete another in one commit (a run starts as its pending mark
+    /// goes).
+    pub fn put_and_delete<T: Serialize>(
+        &self,
+        key: Vec<u8>,
+        value: &T,
+        gone: Vec<u8>,
+    ) -> Result<()> {
+        self.commit
+            .commit(vec![put(key, value), Op::Delete(gone)])?;
+        Ok(())
+    }
+
     pub fn delete_record(&self, key: Vec<u8>) -> Result<()> {
         self.commit.commit(vec![Op::Delete(key)])?;
         Ok(())

@@ -110,7 +110,10 @@ impl Engine {
             .is_ok_and(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed));
         if active && self.run_of(tenant, case)?.is_none() {
             if let Some(ch) = self.inbox.channel(tenant, channel)? {
-                self.start(tenant, case, &ch.default_script)?;
+                // The run is stored and the mark cleared in one commit.
+                if self.start_clearing(tenant, case, &ch.default_script, Some(pending.clone()))? {
+                    return Ok(());
+                }
             }
         }
         self.inbox.delete_record(pending)
@@ -225,9 +228,21 @@ impl Engine {
 
     /// Start the newest version of `script` on a case.
     pub fn start(&self, tenant: &str, case: &str, script: &str) -> Result<()> {
+        self.start_clearing(tenant, case, script, None).map(|_| ())
+    }
+
+    /// Start `script` on the case; `clear` (a pending mark) is deleted in the same commit as
+    /// the run is stored. False when the script does not exist (nothing was written).
+    fn start_clearing(
+        &self,
+        tenant: &str,
+        case: &str,
+        script: &str,
+        clear: Option<Vec<u8>>,
+    ) -> Result<bool> {
         let Some(version) = super::latest(&self.inbox, tenant, script)? else {
             tracing::warn!(tenant, case, script, "the script to run does not exist");
-            return Ok(());
+            return Ok(false);
         };
         let run = Run {
             script: version.id.clone(),
@@ -238,9 +253,13 @@ impl Engine {
             timed_out: false,
             started_ms: self.now(),
         };
-        self.inbox
-            .put_record(keys::script_run(tenant, case), &run)?;
-        self.exec(tenant, case, &version, run)
+        let key = keys::script_run(tenant, case);
+        match clear {
+            Some(gone) => self.inbox.put_and_delete(key, &run, gone)?,
+            None => self.inbox.put_record(key, &run)?,
+        }
+        self.exec(tenant, case, &version, run)?;
+        Ok(true)
     }
 
     fn resume(&self, tenant: &str, case: &str, mut run: Run, timed_out: bool) -> Result<()> {
